@@ -1,0 +1,42 @@
+# Every target sets itself up: Debian packages when missing, the virtual environment in .venv, pip installs.
+# Run as root on a fresh Debian or Raspberry Pi OS machine (or as a user with sudo).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian packages the project needs: the broker and its tools, the browser for page tests,
+# venv and a compiler for the wheels that build from source on a Pi (RPi.GPIO, spidev).
+APT_PACKAGES := mosquitto mosquitto-clients chromium python3-venv python3-dev gcc
+
+.PHONY: demo test bench lint setup system-deps clean
+
+demo: setup
+	$(VENV)/bin/storeroom demo
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+setup: system-deps $(VENV)/.installed
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dashboard,vision,dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""dashboard layer: see ../shared/DESIGN.md (Layout)."""

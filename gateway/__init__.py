@@ -1,0 +1,1 @@
+"""gateway layer: see ../shared/DESIGN.md (Layout)."""

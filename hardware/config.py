@@ -1,0 +1,288 @@
+"""The site config: one TOML file describing a storeroom site, validated where it enters.
+
+Everything deeper (gateway, dashboard, simulation) receives the typed `SiteConfig` and never sees raw
+TOML. A bad file is refused with `ConfigError`, whose message names the file and the key, in the way
+Home Assistant validates an integration's config at the door.
+
+Relative paths in the file are resolved against the folder that holds the file, so a config can be
+moved with its data.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+"""Ids become MQTT topic levels and broker usernames: lower case, digits, '-' and '_' only."""
+
+BcmPin = Annotated[int, Field(ge=0, le=27)]
+"""A Broadcom GPIO number on the 40-pin header."""
+
+FilePath = Annotated[Path, Field(strict=False)]
+"""TOML has no path type: a string is accepted and becomes a Path."""
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the offending key."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused (a typo must not silently fall back to a default) and types are not coerced.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Site(_Strict):
+    id: Ident
+    name: str
+    timezone: str = "UTC"
+
+
+class Weather(_Strict):
+    """Outside air the simulated rooms leak towards: a daily sine around a mean."""
+
+    temperature_c: float = 26.0
+    daily_swing_c: float = 4.0
+    humidity_rh: Annotated[float, Field(ge=0, le=100)] = 80.0
+
+
+class Simulation(_Strict):
+    speed: Annotated[float, Field(gt=0, le=100_000)] = 1.0
+    """Simulated seconds per wall-clock second: 1 for the demo, hundreds or more in tests."""
+    seed: int = 1
+    weather: Weather = Weather()
+    door_openings_per_hour: Annotated[float, Field(ge=0)] = 2.0
+    """How often the simulated people open each door; 0 keeps doors shut."""
+
+
+class Hardware(_Strict):
+    backend: Literal["sim", "pi"]
+    sim: Simulation = Simulation()
+
+
+class Broker(_Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 15
+
+
+class Storage(_Strict):
+    dir: FilePath
+    """Where outboxes, the dashboard database, broker files and generated secrets live."""
+    secrets_dir: FilePath | None = None
+    """Broker passwords, one `<account>.password` file each; defaults to `<dir>/secrets`."""
+
+    @property
+    def secrets(self) -> Path:
+        return self.secrets_dir or self.dir / "secrets"
+
+
+class Sensor(_Strict):
+    id: Ident
+    type: Literal["dht22"]
+    pin: BcmPin
+    interval_s: Annotated[float, Field(ge=2.0, le=3600)] = 10.0
+    """DHT22s must not be read faster than every 2 s (field notes)."""
+
+
+class Relay(_Strict):
+    id: Ident
+    kind: Literal["dehumidifier"]
+    pin: BcmPin
+    active_high: bool = True
+    capacity_l_per_day: Annotated[float, Field(gt=0)] = 20.0
+    """Rated moisture removal; the simulation uses it, the dashboard shows it."""
+
+
+class Door(_Strict):
+    id: Ident
+    contact_pin: BcmPin
+    """Reed contact, closed (pulled low) while the door is shut."""
+
+
+class Band(_Strict):
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class Climate(_Strict):
+    """Target bands; defaults are the paper-stack limits of JGJ 25."""
+
+    temperature_c: Band = Band(low=14.0, high=24.0)
+    humidity_rh: Band = Band(low=45.0, high=60.0)
+    hysteresis_rh: Annotated[float, Field(ge=0, le=10)] = 3.0
+
+
+class RoomStart(_Strict):
+    """Initial state of a simulated room."""
+
+    temperature_c: float = 20.0
+    humidity_rh: Annotated[float, Field(ge=0, le=100)] = 55.0
+    volume_m3: Annotated[float, Field(gt=0)] = 150.0
+    air_changes_per_hour: Annotated[float, Field(ge=0)] = 0.3
+    """Leakage with the door shut; an open door adds many more."""
+
+
+class Room(_Strict):
+    id: Ident
+    name: str
+    gateway: Ident
+    climate: Climate = Climate()
+    sensors: list[Sensor] = []
+    relays: list[Relay] = []
+    doors: list[Door] = []
+    sim: RoomStart = RoomStart()
+
+
+class Gateway(_Strict):
+    id: Ident
+    name: str = ""
+
+
+class Dashboard(_Strict):
+    listen: str = "127.0.0.1:8080"
+    database: FilePath | None = None
+    """Defaults to `<storage.dir>/dashboard.db`."""
+    stale_after_s: Annotated[float, Field(gt=0)] = 120.0
+    """A reading older than this is shown as stale."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", value):
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+
+class SiteConfig(_Strict):
+    site: Site
+    hardware: Hardware
+    broker: Broker = Broker()
+    storage: Storage
+    gateways: Annotated[list[Gateway], Field(min_length=1)]
+    rooms: Annotated[list[Room], Field(min_length=1)]
+    dashboard: Dashboard = Dashboard()
+    source: FilePath | None = None
+    """The file this config was read from (set by `load`, not written in TOML)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteConfig:
+        _unique("gateways", [g.id for g in self.gateways])
+        _unique("rooms", [r.id for r in self.rooms])
+        known = {g.id for g in self.gateways}
+        for i, room in enumerate(self.rooms):
+            if room.gateway not in known:
+                raise ValueError(f"rooms[{i}].gateway: {room.gateway!r} is not one of the gateways {sorted(known)}")
+            _unique(f"rooms[{i}] device ids", [d.id for d in (*room.sensors, *room.relays, *room.doors)])
+        for gateway in self.gateways:
+            _pins_once(gateway.id, [r for r in self.rooms if r.gateway == gateway.id], self.rooms)
+        return self
+
+    # Convenience views used by the gateway and the dashboard.
+    def gateway(self, gateway_id: str) -> Gateway:
+        for g in self.gateways:
+            if g.id == gateway_id:
+                return g
+        raise ConfigError(f"{self.source or 'config'}: no gateway {gateway_id!r} (have {self.gateway_ids})")
+
+    @property
+    def gateway_ids(self) -> list[str]:
+        return [g.id for g in self.gateways]
+
+    def rooms_of(self, gateway_id: str) -> list[Room]:
+        return [r for r in self.rooms if r.gateway == gateway_id]
+
+    @property
+    def dashboard_database(self) -> Path:
+        return self.dashboard.database or self.storage.dir / "dashboard.db"
+
+    def outbox_path(self, gateway_id: str) -> Path:
+        return self.storage.dir / gateway_id / "outbox.db"
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise ValueError(f"{what}: id {ident!r} is used twice")
+        seen.add(ident)
+
+
+def _pins_once(gateway_id: str, rooms: list[Room], all_rooms: list[Room]) -> None:
+    """A GPIO pin drives one thing per gateway (each gateway is its own Pi)."""
+    owner: dict[int, str] = {}
+    for room in rooms:
+        i = all_rooms.index(room)
+        used = [("sensors", d.id, "pin", d.pin) for d in room.sensors]
+        used += [("relays", d.id, "pin", d.pin) for d in room.relays]
+        used += [("doors", d.id, "contact_pin", d.contact_pin) for d in room.doors]
+        for section, dev, key, pin in used:
+            where = f"rooms[{i}].{section}[{dev}].{key}"
+            if pin in owner:
+                raise ValueError(f"{where}: GPIO{pin} on gateway {gateway_id!r} is already used by {owner[pin]}")
+            owner[pin] = where
+
+
+def load(path: str | Path) -> SiteConfig:
+    """Read and validate a site config; raise ConfigError naming the file and key on any problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return from_dict(raw, path)
+
+
+def from_dict(raw: dict, path: Path) -> SiteConfig:
+    """Validate an already parsed TOML document; `path` is used in messages and to resolve relative paths."""
+    if "source" in raw:
+        raise ConfigError(f"{path}: source: unknown key")
+    try:
+        config = SiteConfig.model_validate({**raw, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, exc)) from None
+    return _resolve_paths(config, path.resolve().parent)
+
+
+def _explain(path: Path, exc: ValidationError) -> str:
+    """One line per problem: `file: dotted.key: what is wrong`."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in err["loc"]).replace(".[", "[")
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            message = "unknown key"
+        elif kind == "missing":
+            message = "missing (required)"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            if "input" in err and kind not in ("value_error",) and not isinstance(err["input"], dict | list):
+                message += f" (got {err['input']!r})"
+        # Whole-document checks (ids used twice, pins) name their key inside the message already.
+        lines.append(f"{path}: {key}: {message}" if key else f"{path}: {message}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(config: SiteConfig, base: Path) -> SiteConfig:
+    def absolute(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+
+    storage = config.storage.model_copy(
+        update={"dir": absolute(config.storage.dir), "secrets_dir": absolute(config.storage.secrets_dir)}
+    )
+    dashboard = config.dashboard.model_copy(update={"database": absolute(config.dashboard.database)})
+    return config.model_copy(update={"storage": storage, "dashboard": dashboard})

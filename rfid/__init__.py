@@ -1,0 +1,1 @@
+"""rfid layer: see ../shared/DESIGN.md (Layout)."""

@@ -1,0 +1,1 @@
+"""sensors layer: see ../shared/DESIGN.md (Layout)."""

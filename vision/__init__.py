@@ -1,0 +1,1 @@
+"""vision layer: see ../shared/DESIGN.md (Layout)."""

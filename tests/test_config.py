@@ -72,7 +72,8 @@ def test_a_room_on_an_unknown_gateway_is_refused(tmp_path):
 
 
 def test_a_band_must_be_ordered(tmp_path):
-    text = demo_text().replace('gateway = "gw-east"\n', 'gateway = "gw-east"\nclimate.humidity_rh = {low = 60.0, high = 45.0}\n')
+    band = "climate.humidity_rh = {low = 60.0, high = 45.0}\n"
+    text = demo_text().replace('gateway = "gw-east"\n', 'gateway = "gw-east"\n' + band)
     assert "rooms[0].climate.humidity_rh: low (60.0) must be below high (45.0)" in refusal(tmp_path, text)
 
 
@@ -93,7 +94,7 @@ def test_config_check_on_the_command_line(tmp_path):
     assert "ok: site demo, 2 gateway(s)" in good.stdout
 
     bad = tmp_path / "bad.toml"
-    bad.write_text(demo_text().replace("backend = \"sim\"", "backend = \"arduino\""), encoding="utf-8")
+    bad.write_text(demo_text().replace('backend = "sim"', 'backend = "arduino"'), encoding="utf-8")
     refused = subprocess.run(
         [sys.executable, "-m", "storeroom", "config", "check", str(bad)], capture_output=True, text=True
     )

@@ -11,6 +11,7 @@ from gateway import protocol
 
 TS = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 TOPICS = protocol.Topics("demo", "gw-east")
+EAST = TOPICS.telemetry("east-stack", "dht-1")
 
 
 def reading(**changes) -> dict:
@@ -23,7 +24,7 @@ def reading(**changes) -> dict:
     return document
 
 
-def parse(document, topic=TOPICS.telemetry("east-stack", "dht-1")) -> protocol.Message:
+def parse(document, topic=EAST) -> protocol.Message:
     return protocol.parse(topic, json.dumps(document).encode())
 
 

@@ -1,0 +1,226 @@
+"""The dashboard database's schema, in one place, as numbered migrations.
+
+Each migration is a list of SQL statements applied once, in order, inside one write transaction, and
+recorded in the `migrations` table; a database is never changed by anything but a new migration at the
+end of `MIGRATIONS`. Two processes opening a new file at once (the web server and the ingest) cannot
+both apply a migration: the first takes the write lock, the second then finds it recorded.
+
+Timestamps are text, UTC, ISO 8601 with microseconds and a `Z` (`2026-11-22T08:00:05.250000Z`): fixed
+width, so they sort as they compare, and they read the same in `sqlite3` as on the wire.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+Migration = tuple[int, str, list[str]]
+
+MIGRATIONS: list[Migration] = [
+    (
+        1,
+        "rooms, gateways, messages, readings, events, gaps, ingest counts",
+        [
+            # What the dashboard knows of each gateway: from the config (`configured`) and from the wire.
+            # `state` is the last accepted `status` (online/offline) or 'unknown' before any.
+            """CREATE TABLE gateways (
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                configured INTEGER NOT NULL DEFAULT 0,
+                position INTEGER,
+                software TEXT,
+                state TEXT NOT NULL DEFAULT 'unknown' CHECK (state IN ('unknown', 'online', 'offline')),
+                session INTEGER,
+                since TEXT,
+                last_seen TEXT,
+                last_seq INTEGER,
+                messages INTEGER NOT NULL DEFAULT 0,
+                duplicates INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (site, gateway)
+            )""",
+            """CREATE TABLE rooms (
+                site TEXT NOT NULL,
+                room TEXT NOT NULL,
+                name TEXT NOT NULL DEFAULT '',
+                gateway TEXT NOT NULL,
+                configured INTEGER NOT NULL DEFAULT 0,
+                position INTEGER,
+                PRIMARY KEY (site, room)
+            )""",
+            # A climate sensor's latest reading (`seq`, `state`, ...) and its latest reading with a value
+            # (`value_*`): a failing sensor keeps showing its last good value, which grows old and stale.
+            """CREATE TABLE sensors (
+                site TEXT NOT NULL,
+                room TEXT NOT NULL,
+                sensor TEXT NOT NULL,
+                type TEXT,
+                configured INTEGER NOT NULL DEFAULT 0,
+                gateway TEXT,
+                seq INTEGER,
+                state TEXT,
+                error TEXT,
+                ts TEXT,
+                value_seq INTEGER,
+                temperature_c REAL,
+                humidity_rh REAL,
+                value_ts TEXT,
+                value_synced INTEGER,
+                value_received TEXT,
+                PRIMARY KEY (site, room, sensor)
+            )""",
+            # Two-state devices: relays (`active` = on) and doors (`active` = open); NULL until reported.
+            # `seq` is the message that set `active`, so a late, older message never undoes a newer one.
+            """CREATE TABLE devices (
+                site TEXT NOT NULL,
+                room TEXT NOT NULL,
+                device TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                type TEXT,
+                configured INTEGER NOT NULL DEFAULT 0,
+                active INTEGER,
+                gateway TEXT,
+                seq INTEGER,
+                changed TEXT,
+                PRIMARY KEY (site, room, device)
+            )""",
+            # Every sequenced message accepted, once: the ledger that makes ingest idempotent.
+            """CREATE TABLE messages (
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                topic TEXT NOT NULL,
+                ts TEXT NOT NULL,
+                synced INTEGER NOT NULL,
+                historical INTEGER NOT NULL,
+                received TEXT NOT NULL,
+                PRIMARY KEY (site, gateway, seq)
+            )""",
+            """CREATE TABLE readings (
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                room TEXT NOT NULL,
+                sensor TEXT NOT NULL,
+                ts TEXT NOT NULL,
+                synced INTEGER NOT NULL,
+                historical INTEGER NOT NULL,
+                received TEXT NOT NULL,
+                state TEXT NOT NULL,
+                temperature_c REAL,
+                humidity_rh REAL,
+                error TEXT,
+                PRIMARY KEY (site, gateway, seq)
+            )""",
+            "CREATE INDEX readings_by_room ON readings (site, room, ts)",
+            """CREATE TABLE events (
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                room TEXT,
+                device TEXT,
+                message TEXT NOT NULL,
+                data TEXT NOT NULL,
+                ts TEXT NOT NULL,
+                synced INTEGER NOT NULL,
+                historical INTEGER NOT NULL,
+                received TEXT NOT NULL,
+                PRIMARY KEY (site, gateway, seq)
+            )""",
+            "CREATE INDEX events_by_room ON events (site, room, ts)",
+            """CREATE TABLE acks (
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                command TEXT NOT NULL,
+                command_id TEXT NOT NULL,
+                ok INTEGER NOT NULL,
+                detail TEXT NOT NULL,
+                ts TEXT NOT NULL,
+                received TEXT NOT NULL,
+                PRIMARY KEY (site, gateway, seq)
+            )""",
+            # Runs of seq never received, first..last inclusive; shrunk, split or deleted as they arrive.
+            """CREATE TABLE gaps (
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                first INTEGER NOT NULL,
+                last INTEGER NOT NULL CHECK (last >= first),
+                opened TEXT NOT NULL,
+                PRIMARY KEY (site, gateway, first)
+            )""",
+            # How each received message ended: outcome accepted/duplicate/conflict/ignored/refused, with
+            # the reason for the last three ('' otherwise).
+            """CREATE TABLE ingest_counts (
+                outcome TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                count INTEGER NOT NULL DEFAULT 0,
+                last_received TEXT,
+                PRIMARY KEY (outcome, reason)
+            )""",
+            # The most recent refused messages, for people to see what was wrong; trimmed on insert.
+            """CREATE TABLE rejects (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                received TEXT NOT NULL,
+                topic TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                message TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                preview TEXT NOT NULL
+            )""",
+        ],
+    ),
+]
+
+
+def iso(moment: datetime) -> str:
+    """A timestamp as the database keeps it: UTC, microseconds, `Z`."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone; the dashboard stores UTC only")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def migrate(db: sqlite_utils.Database) -> list[int]:
+    """Apply the migrations this database has not had yet; return their numbers."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+    )
+    applied: list[int] = []
+    # IMMEDIATE takes the write lock before reading what is applied, so two processes cannot both apply.
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in db.conn.execute("SELECT id FROM migrations")}
+        for number, name, statements in MIGRATIONS:
+            if number in done:
+                continue
+            for statement in statements:
+                db.conn.execute(statement)
+            db.conn.execute(
+                "INSERT INTO migrations (id, name, applied) VALUES (?, ?, ?)",
+                (number, name, iso(datetime.now(UTC))),
+            )
+            applied.append(number)
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def version(db: sqlite_utils.Database) -> int:
+    """The number of the last migration applied, 0 for a database without the schema."""
+    if not db["migrations"].exists():
+        return 0
+    return db.execute("SELECT coalesce(max(id), 0) FROM migrations").fetchone()[0]
+
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,186 @@
+// Keeps the overview page live: polls the JSON API every 2 s and updates the values in place.
+// The page is complete as served; this only refreshes it. No libraries, no external assets.
+// When a request fails the page keeps its last values, says updates are paused, and tries again.
+"use strict";
+
+(function () {
+  const body = document.body;
+  const EVERY_MS = Number(body.dataset.pollMs) || 2000;
+  const LABELS = JSON.parse(body.dataset.labels || "{}");
+
+  // Mirrors formatting.age_text on the server.
+  function ageText(seconds) {
+    if (seconds === null || seconds === undefined) return LABELS.no_reading;
+    if (seconds < 90) return Math.round(seconds) + " s ago";
+    if (seconds < 90 * 60) return Math.round(seconds / 60) + " min ago";
+    if (seconds < 48 * 3600) return Math.round(seconds / 3600) + " h ago";
+    return Math.round(seconds / 86400) + " d ago";
+  }
+
+  function valueText(value) {
+    return value === null || value === undefined ? LABELS.no_value : value.toFixed(1);
+  }
+
+  function switchText(device) {
+    const relay = "on" in device;
+    const active = relay ? device.on : device.open;
+    if (active === null || active === undefined) return LABELS.not_reported;
+    if (relay) return active ? LABELS.relay_on : LABELS.relay_off;
+    return active ? LABELS.door_open : LABELS.door_closed;
+  }
+
+  function gapsText(gaps) {
+    if (!gaps.length) return LABELS.no_gaps;
+    return gaps
+      .map((g) => (g.first === g.last ? String(g.first) : g.first + "–" + g.last) + " (" + g.missing + ")")
+      .join(", ");
+  }
+
+  function setField(scope, name, text) {
+    const node = scope.querySelector('[data-field="' + name + '"]');
+    if (node && node.textContent !== text) node.textContent = text;
+  }
+
+  function element(tag, attributes, children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
+    for (const child of children || []) node.append(child);
+    return node;
+  }
+
+  // Find the element for an id among a container's children, or clone it from a <template>.
+  function findOrAdd(container, attribute, id, templateId) {
+    for (const child of container.children) {
+      if (child.getAttribute(attribute) === id) return child;
+    }
+    const fresh = document.getElementById(templateId).content.firstElementChild.cloneNode(true);
+    fresh.setAttribute(attribute, id);
+    container.append(fresh);
+    return fresh;
+  }
+
+  function deviceItem(device, label, field) {
+    return element("li", { "data-device": device.id, "data-active": JSON.stringify(device[field]) }, [
+      label + " ",
+      element("span", { class: "ident" }, [device.id]),
+      ": ",
+      element("span", { "data-field": field === "on" ? "relay" : "door" }, [switchText(device)]),
+    ]);
+  }
+
+  function renderRoom(card, room) {
+    card.classList.toggle("is-stale", room.stale);
+    card.dataset.stale = JSON.stringify(room.stale);
+    card.dataset.gatewayState = room.gateway_state;
+    setField(card, "name", room.name);
+    setField(card, "id", room.id);
+    setField(card, "temperature", valueText(room.temperature_c));
+    setField(card, "humidity", valueText(room.humidity_rh));
+    setField(card, "age", ageText(room.age_s));
+    setField(card, "state", room.state || "—");
+    setField(
+      card,
+      "sensor-error",
+      room.sensors
+        .filter((s) => s.error)
+        .map((s) => s.error)
+        .join("; "),
+    );
+    setField(card, "gateway", room.gateway);
+    // Rebuild the device list only when a device or its state changed.
+    const list = card.querySelector('[data-field="devices"]');
+    const signature = JSON.stringify([room.relays, room.doors]);
+    if (list.dataset.signature !== signature) {
+      list.dataset.signature = signature;
+      list.replaceChildren(
+        ...room.relays.map((r) => deviceItem(r, "Dehumidifier 除湿机", "on")),
+        ...room.doors.map((d) => deviceItem(d, "Door 门", "open")),
+      );
+    }
+  }
+
+  function renderGateway(row, gateway) {
+    row.dataset.state = gateway.state;
+    setField(row, "name", gateway.name);
+    setField(row, "id", gateway.id);
+    setField(row, "state", LABELS[gateway.state] || gateway.state);
+    setField(row, "since", gateway.since ? ageText(gateway.since_age_s) : "—");
+    setField(row, "last_seen", gateway.last_seen ? ageText(gateway.last_seen_age_s) : "—");
+    setField(row, "session", gateway.session === null ? "—" : String(gateway.session));
+    setField(row, "last_seq", gateway.last_seq === null ? "—" : String(gateway.last_seq));
+    setField(row, "messages", String(gateway.messages));
+    setField(row, "duplicates", String(gateway.duplicates));
+    setField(row, "gaps", gapsText(gateway.gaps));
+    row.querySelector('[data-field="gaps"]').classList.toggle("has-gaps", gateway.gaps.length > 0);
+  }
+
+  function renderIngest(stats) {
+    for (const node of document.querySelectorAll("#ingest [data-stat]")) {
+      const value = String(stats[node.dataset.stat]);
+      if (node.textContent !== value) node.textContent = value;
+    }
+    const reasons = Object.entries(stats.refused);
+    document
+      .getElementById("refused")
+      .replaceChildren(
+        ...(reasons.length
+          ? reasons.map(([reason, count]) =>
+              element("li", { "data-reason": reason }, [
+                element("code", {}, [reason]),
+                ": ",
+                element("span", { class: "num" }, [String(count)]),
+              ]),
+            )
+          : [element("li", { class: "none" }, [LABELS.no_gaps])]),
+      );
+    document.getElementById("rejects").replaceChildren(
+      ...stats.recent_rejects.map((r) =>
+        element("tr", {}, [
+          element("td", {}, [r.received]),
+          element("td", {}, [element("code", {}, [r.topic])]),
+          element("td", {}, [element("code", {}, [r.reason])]),
+          element("td", {}, [r.message]),
+          element("td", { class: "num" }, [String(r.size)]),
+          element("td", {}, [element("code", {}, [r.preview])]),
+        ]),
+      ),
+    );
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(url + " answered " + response.status);
+    return response.json();
+  }
+
+  function setLive(live, now) {
+    body.dataset.live = String(live);
+    const text = live ? LABELS.live + " · " + new Date(now).toLocaleTimeString() : LABELS.paused;
+    setField(document, "live", text);
+  }
+
+  async function refresh() {
+    try {
+      const [rooms, gateways, ingest] = await Promise.all([
+        getJSON("api/rooms"),
+        getJSON("api/gateways"),
+        getJSON("api/ingest"),
+      ]);
+      const roomList = document.getElementById("rooms");
+      for (const room of rooms.rooms) renderRoom(findOrAdd(roomList, "data-room", room.id, "room-template"), room);
+      const gatewayList = document.getElementById("gateways");
+      for (const gateway of gateways.gateways) {
+        renderGateway(findOrAdd(gatewayList, "data-gateway", gateway.id, "gateway-template"), gateway);
+      }
+      renderIngest(ingest);
+      setLive(true, rooms.now);
+    } catch (error) {
+      // The server restarting or the network dropping is routine: keep the last values and try again.
+      setLive(false);
+    } finally {
+      setTimeout(refresh, EVERY_MS);
+    }
+  }
+
+  refresh();
+})();

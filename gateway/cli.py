@@ -1,0 +1,106 @@
+"""`storeroom gateway ...`: run the gateway daemon and look into its outbox."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from hardware.config import ConfigError, SiteConfig, load
+
+
+def _site(path: str) -> SiteConfig:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+
+
+def _gateway_id(site: SiteConfig, chosen: str | None) -> str:
+    if chosen is None:
+        if len(site.gateways) != 1:
+            raise click.UsageError(f"{site.source} has several gateways; choose one with --gateway {site.gateway_ids}")
+        return site.gateways[0].id
+    if chosen not in site.gateway_ids:
+        raise click.UsageError(f"{site.source} has no gateway {chosen!r}; it has {site.gateway_ids}")
+    return chosen
+
+
+def _host_port(value: str | None) -> tuple[str | None, int | None]:
+    if value is None:
+        return None, None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--broker")
+    return host, int(port)
+
+
+config_option = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Site config (TOML)."
+)
+gateway_option = click.option("--gateway", "gateway_id", help="Gateway id (needed when the site has several).")
+
+
+@click.group()
+def gateway() -> None:
+    """The daemon on each Pi."""
+
+
+@gateway.command()
+@config_option
+@gateway_option
+@click.option("--broker", help="Override the config's broker as HOST:PORT.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every connection and command.")
+def run(config_path: str, gateway_id: str | None, broker: str | None, verbose: bool) -> None:
+    """Run a gateway until SIGTERM or Ctrl-C: sample sensors, control the climate, publish everything.
+
+    Example: storeroom gateway run --config hardware/configs/demo.toml --gateway gw-east
+    """
+    from gateway.service import GatewayService
+    from hardware.broker import BrokerError, read_password
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    site = _site(config_path)
+    gid = _gateway_id(site, gateway_id)
+    host, port = _host_port(broker)
+    try:
+        password = read_password(site, gid)
+    except BrokerError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    service = GatewayService(site, gid, password=password, broker_host=host, broker_port=port)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"gateway {gid}: running (outbox {service.outbox.path}); Ctrl-C stops it", err=True)
+    service.run(stop)
+    click.echo(f"gateway {gid}: stopped", err=True)
+
+
+@gateway.command()
+@config_option
+@gateway_option
+def outbox(config_path: str, gateway_id: str | None) -> None:
+    """Show a gateway's outbox: messages waiting for the broker and the last seq given out.
+
+    Example: storeroom gateway outbox --config hardware/configs/demo.toml --gateway gw-east
+    """
+    from gateway.outbox import Outbox
+
+    site = _site(config_path)
+    gid = _gateway_id(site, gateway_id)
+    path = site.outbox_path(gid)
+    if not path.exists():
+        click.echo(f"{gid}: no outbox yet at {path}")
+        return
+    box = Outbox(path)
+    try:
+        click.echo(f"{gid}: {box.pending()} message(s) waiting, last seq {box.last_seq()}, outbox {path}")
+    finally:
+        box.close()

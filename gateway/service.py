@@ -1,0 +1,283 @@
+"""One gateway, wired: its board and sensors, its climate control, its outbox and its broker link.
+
+Control never waits for the network: readings, relay decisions and door events go into the outbox and
+on to the devices at once; the link sends the outbox whenever the broker is reachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from gateway import protocol
+from gateway.climate import Hygrostat, combine
+from gateway.link import Link
+from gateway.outbox import Outbox
+from gateway.timesync import clock_synced
+from hardware.board import Board, pin_factory
+from hardware.clock import Clock, SimClock, WallClock
+from hardware.config import Room, SiteConfig
+from sensors import open_climate_sensor
+from sensors.climate import ClimateSample, ClimateSensor
+from storeroom import __version__
+
+log = logging.getLogger(__name__)
+
+FAILURES_BEFORE_EVENT = 3
+"""Failed reads in a row of one sensor before a `device_error` event."""
+
+
+class GatewayService:
+    """Everything one gateway runs. `run(stop)` blocks until `stop` is set."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        gateway_id: str,
+        *,
+        password: str,
+        broker_host: str | None = None,
+        broker_port: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.site = site
+        self.gateway = site.gateway(gateway_id)
+        self.rooms = site.rooms_of(gateway_id)
+        simulated = site.hardware.backend == "sim"
+        self.clock = clock or (SimClock(site.hardware.sim.speed) if simulated else WallClock())
+        factory = pin_factory(site.hardware)
+        self.world = None
+        if simulated:
+            from hardware.world import World  # the simulated storeroom is never loaded on a Pi
+
+            self.world = World(self.rooms, site.hardware.sim, self.clock, factory)
+        self.board = Board(self.rooms, factory)
+        if self.world:
+            self.world.drive_pins()  # before anyone listens to the door contacts
+        rng = random.Random(f"{site.hardware.sim.seed}/{gateway_id}")
+        self.sensors: dict[tuple[str, str], ClimateSensor] = {
+            (room.id, s.id): open_climate_sensor(s, site.hardware.backend, self.world, room.id, rng)
+            for room in self.rooms
+            for s in room.sensors
+        }
+        self.samples: dict[str, dict[str, ClimateSample]] = {room.id: {} for room in self.rooms}
+        self.hygrostats = {room.id: Hygrostat(room.climate) for room in self.rooms}
+        self._failures: dict[tuple[str, str], int] = {}
+
+        self.topics = protocol.Topics(site.site.id, gateway_id)
+        self.outbox = Outbox(site.outbox_path(gateway_id))
+        self.link = Link(
+            outbox=self.outbox,
+            topics=self.topics,
+            host=broker_host or site.broker.host,
+            port=broker_port or site.broker.port,
+            username=gateway_id,
+            password=password,
+            keepalive=site.broker.keepalive_s,
+            now=self.now,
+            on_session=self._on_session,
+            on_command=self._on_command,
+        )
+        self._synced = simulated or clock_synced()
+        self._wire_doors()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.time(), UTC)
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Sample every sensor on its interval until `stop` is set, then shut down cleanly."""
+        log.info(
+            "gateway %s: %d room(s), %d sensor(s), outbox %s (%d pending, last seq %d)",
+            self.gateway.id,
+            len(self.rooms),
+            len(self.sensors),
+            self.outbox.path,
+            self.outbox.pending(),
+            self.outbox.last_seq(),
+        )
+        if self.world:
+            self.world.start()
+        self.link.start()
+        intervals = {(room.id, s.id): s.interval_s for room in self.rooms for s in room.sensors}
+        due = dict.fromkeys(intervals, self.clock.monotonic())
+        try:
+            while not stop.is_set():
+                now = self.clock.monotonic()
+                for key in [k for k, t in due.items() if t <= now]:
+                    self._sample(*key)
+                    due[key] = max(due[key] + intervals[key], now)
+                wait = min(due.values(), default=now + 1.0) - self.clock.monotonic()
+                if wait > 0:
+                    self.clock.wait(stop, wait)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.link.stop()
+        if self.world:
+            self.world.stop()
+        self.board.close()
+        self.outbox.close()
+
+    # -- sensing and control ------------------------------------------------------------------
+
+    def _sample(self, room_id: str, sensor_id: str) -> None:
+        try:
+            sample = self.sensors[room_id, sensor_id].read()
+        except Exception as exc:  # a driver bug must not stop the gateway: report it and go on
+            log.exception("sensor %s/%s raised", room_id, sensor_id)
+            sample = ClimateSample(None, None, "failed", f"{type(exc).__name__}: {exc}")
+        self.samples[room_id][sensor_id] = sample
+        self._publish_reading(room_id, sensor_id, sample)
+        self._note_sensor_state(room_id, sensor_id, sample)
+        self._control(room_id)
+
+    def _note_sensor_state(self, room_id: str, sensor_id: str, sample: ClimateSample) -> None:
+        """A device error is an event when a sensor keeps failing, and again when it reads once more.
+
+        Single failed reads are routine for a DHT22 ("A full buffer was not returned"); they show in the
+        reading's state, and only FAILURES_BEFORE_EVENT in a row make an event.
+        """
+        key = (room_id, sensor_id)
+        failures = self._failures.get(key, 0)
+        if sample.state in ("failed", "stale"):
+            self._failures[key] = failures + 1
+            if failures + 1 == FAILURES_BEFORE_EVENT:
+                self.event(
+                    "device_error",
+                    severity="warning",
+                    room=room_id,
+                    device=sensor_id,
+                    message=sample.error or f"sensor {sensor_id} is {sample.state}",
+                    data={"state": sample.state, "failures": failures + 1},
+                )
+            return
+        self._failures[key] = 0
+        if failures >= FAILURES_BEFORE_EVENT:
+            self.event(
+                "device_recovered",
+                room=room_id,
+                device=sensor_id,
+                message=f"sensor {sensor_id} reads again after {failures} failed reads",
+                data={"state": sample.state, "failures": failures},
+            )
+
+    def _control(self, room_id: str) -> None:
+        climate = combine(self.samples[room_id])
+        want = self.hygrostats[room_id].decide(climate.humidity_rh)
+        room = next(r for r in self.rooms if r.id == room_id)
+        for relay in room.relays:
+            device = self.board.relay(room_id, relay.id)
+            if bool(device.value) != want:
+                device.value = want
+                self.event(
+                    "relay",
+                    room=room_id,
+                    device=relay.id,
+                    message=f"{relay.kind} {relay.id} {'on' if want else 'off'}",
+                    data={"on": want, "kind": relay.kind, "humidity_rh": climate.humidity_rh},
+                )
+
+    def _wire_doors(self) -> None:
+        for room in self.rooms:
+            for door in room.doors:
+                contact = self.board.door(room.id, door.id)
+                # The reed contact is closed (pressed) while the door is shut.
+                contact.when_released = self._door_handler(room, door.id, opened=True)
+                contact.when_pressed = self._door_handler(room, door.id, opened=False)
+
+    def _door_handler(self, room: Room, door_id: str, *, opened: bool) -> Callable[[], None]:
+        def handler() -> None:
+            self.event(
+                "door",
+                room=room.id,
+                device=door_id,
+                message=f"{door_id} {'opened' if opened else 'closed'}",
+                data={"open": opened},
+            )
+
+        return handler
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def _publish_reading(self, room_id: str, sensor_id: str, sample: ClimateSample) -> None:
+        self._put(
+            self.topics.telemetry(room_id, sensor_id),
+            lambda seq: protocol.Reading(
+                **self._envelope(seq),
+                room=room_id,
+                sensor=sensor_id,
+                state=sample.state,
+                temperature_c=sample.temperature_c,
+                humidity_rh=sample.humidity_rh,
+                error=sample.error,
+            ),
+        )
+
+    def event(self, kind: str, **fields: object) -> None:
+        """Queue one event (see protocol.Event for the fields)."""
+        self._put(self.topics.event(kind), lambda seq: protocol.Event(**self._envelope(seq), kind=kind, **fields))
+
+    def _put(self, topic: str, build: Callable[[int], protocol._Payload]) -> None:
+        self.outbox.put(topic, lambda seq: build(seq).to_json())
+        self.link.notify()
+
+    def _envelope(self, seq: int) -> dict[str, object]:
+        return {"id": protocol.new_id(), "seq": seq, "ts": self.now(), "synced": self._synced}
+
+    # -- sessions and commands ----------------------------------------------------------------
+
+    def _on_session(self, session: int) -> None:
+        """Every new connection starts with a birth: the dashboard learns the whole current state."""
+        self._birth(session)
+
+    def _birth(self, session: int) -> None:
+        rooms = [
+            protocol.RoomState(
+                id=room.id,
+                name=room.name,
+                sensors=[s.id for s in room.sensors],
+                relays=[
+                    protocol.RelayState(id=r.id, kind=r.kind, on=bool(self.board.relay(room.id, r.id).value))
+                    for r in room.relays
+                ],
+                doors=[
+                    protocol.DoorState(id=d.id, open=not self.board.door(room.id, d.id).is_pressed) for d in room.doors
+                ],
+            )
+            for room in self.rooms
+        ]
+        self._put(
+            self.topics.birth,
+            lambda seq: protocol.Birth(
+                **self._envelope(seq),
+                session=session,
+                name=self.gateway.name,
+                software=f"storeroom {__version__}",
+                rooms=rooms,
+            ),
+        )
+
+    def _on_command(self, message: protocol.Message) -> None:
+        command = message.payload
+        name = message.topic.rsplit("/", 1)[-1]
+        if name == "rebirth":
+            self._birth(self.link.session)
+            for room_id, samples in self.samples.items():
+                for sensor_id, sample in samples.items():
+                    self._publish_reading(room_id, sensor_id, sample)
+            ok, detail = True, "state republished"
+        else:
+            ok, detail = False, f"unknown command {name!r}"
+        log.info("command %s from %s: %s", name, command.by or "?", detail)
+        self._put(
+            self.topics.ack(name),
+            lambda seq: protocol.Ack(**self._envelope(seq), command=name, command_id=command.id, ok=ok, detail=detail),
+        )

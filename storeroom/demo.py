@@ -1,0 +1,148 @@
+"""`storeroom demo`: a simulated storeroom with its own broker, gateways and dashboard.
+
+Each part runs as it would in a real site: Mosquitto with per-account passwords and an ACL, one
+`storeroom gateway run` process per gateway (each stands for one Pi, on the simulated world), and
+`storeroom dashboard serve`. The demo only supervises them: it prints where to look, stops everything
+on Ctrl-C or SIGTERM, and stops everything if one part dies, so no process is left behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from hardware.broker import Broker, BrokerError, ensure_passwords
+from hardware.config import ConfigError, SiteConfig, load
+from hardware.process import die_with_parent
+
+DEMO_CONFIG = Path(str(resources.files("hardware") / "configs" / "demo.toml"))
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there on loopback, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise OSError("no free port on 127.0.0.1")
+
+
+def wait_for_http(url: str, timeout: float, alive: subprocess.Popen) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if alive.poll() is not None:
+            raise RuntimeError(f"the dashboard exited with code {alive.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the dashboard did not answer at {url} within {timeout:.0f} s")
+
+
+class Demo:
+    """The running parts of a demo site; `start()`, then `wait(stop)`, then `stop()`."""
+
+    def __init__(self, site: SiteConfig, config_path: Path, *, listen_port: int) -> None:
+        self.site = site
+        self.config_path = config_path
+        self.listen_port = listen_port
+        self.broker = Broker(site)
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def start(self) -> None:
+        ensure_passwords(self.site)
+        self.broker.start()
+        broker = f"{self.broker.host}:{self.broker.port}"
+        for gateway in self.site.gateway_ids:
+            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker)
+        self._spawn("dashboard", "dashboard", "serve", "--broker", broker, "--listen", f"127.0.0.1:{self.listen_port}")
+        wait_for_http(self.dashboard_url, 60, self.children["dashboard"])
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.listen_port}/"
+
+    def _spawn(self, name: str, *args: str) -> None:
+        command = [sys.executable, "-m", "storeroom", *args[:2], "--config", str(self.config_path), *args[2:]]
+        self.children[name] = subprocess.Popen(command, preexec_fn=die_with_parent)
+
+    def wait(self, stop: threading.Event) -> str | None:
+        """Block until `stop` is set or a part dies; return the name of a part that died."""
+        while not stop.wait(0.5):
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    return name
+            if not self.broker.running:
+                return "broker"
+        return None
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.broker.stop()
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    default=str(DEMO_CONFIG),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Site config (TOML) of a simulated site.",
+)
+@click.option("--port", default=8080, show_default=True, help="Dashboard port (another free one if taken).")
+def demo(config_path: str, port: int) -> None:
+    """Run a simulated storeroom until Ctrl-C: broker, one process per gateway, dashboard.
+
+    Example: storeroom demo
+    """
+    try:
+        site = load(config_path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    if site.hardware.backend != "sim":
+        click.echo(f"{config_path}: the demo runs simulated sites only (hardware.backend = 'sim')", err=True)
+        raise SystemExit(2)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    running = Demo(site, Path(config_path).resolve(), listen_port=free_port(port))
+    try:
+        running.start()
+        click.echo(f"Dashboard: {running.dashboard_url}")
+        click.echo(f"MQTT: {running.broker.url('viewer')}")
+        click.echo(f"Data: {site.storage.dir}   (Ctrl-C stops everything)")
+        died = running.wait(stop)
+        if died:
+            click.echo(f"demo: {died} stopped unexpectedly; stopping the rest", err=True)
+    except (BrokerError, RuntimeError, OSError) as exc:
+        click.echo(f"demo: {exc}", err=True)
+        died = "start-up"
+    finally:
+        running.stop()
+    click.echo("demo: stopped")
+    if died:
+        raise SystemExit(1)

@@ -1,0 +1,120 @@
+"""Helpers for tests that run real parts: site configs on disk, gateway processes, polling."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from hardware.config import SiteConfig, load
+from hardware.process import die_with_parent
+
+DEMO = Path(__file__).parents[1] / "hardware" / "configs" / "demo.toml"
+T = TypeVar("T")
+
+
+def write_site(
+    folder: Path,
+    *,
+    speed: float = 1.0,
+    interval_s: float = 5.0,
+    door_openings_per_hour: float = 6.0,
+    port: int = 1883,
+) -> Path:
+    """The demo site as a file in `folder`, with its storage there and the clock and rates given."""
+    text = DEMO.read_text(encoding="utf-8")
+    text = text.replace('dir = "../../var/demo"', f'dir = "{folder / "data"}"')
+    text = re.sub(r"^speed = .*$", f"speed = {float(speed)}", text, flags=re.M)
+    text = re.sub(r"^interval_s = .*$", f"interval_s = {float(interval_s)}", text, flags=re.M)
+    text = re.sub(
+        r"^door_openings_per_hour = .*$", f"door_openings_per_hour = {float(door_openings_per_hour)}", text, flags=re.M
+    )
+    text = re.sub(r"^port = 1883.*$", f"port = {port}", text, flags=re.M)
+    path = folder / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condition", every: float = 0.1) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+class GatewayProcess:
+    """`storeroom gateway run` as a child process, the way it runs on a Pi."""
+
+    def __init__(self, config_path: Path, gateway_id: str, broker_port: int) -> None:
+        self.config_path = config_path
+        self.gateway_id = gateway_id
+        self.broker_port = broker_port
+        self.site: SiteConfig = load(config_path)
+        self.log = config_path.parent / f"{gateway_id}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> GatewayProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "storeroom",
+            "gateway",
+            "run",
+            "--config",
+            str(self.config_path),
+            "--gateway",
+            self.gateway_id,
+            "--broker",
+            f"127.0.0.1:{self.broker_port}",
+            "--verbose",
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, preexec_fn=die_with_parent)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    @property
+    def outbox(self) -> Path:
+        return self.site.outbox_path(self.gateway_id)
+
+    def outbox_counts(self) -> tuple[int, int]:
+        """(messages waiting, last seq given out), read from the outbox file as another process would."""
+        if not self.outbox.exists():
+            return 0, 0
+        with sqlite3.connect(f"file:{self.outbox}?mode=ro", uri=True, timeout=5) as db:
+            try:
+                pending = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+                row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            except sqlite3.OperationalError:  # the gateway has not created its tables yet
+                return 0, 0
+        return pending, (row[0] if row else 0)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def __enter__(self) -> GatewayProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

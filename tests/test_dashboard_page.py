@@ -1,0 +1,170 @@
+"""The overview page in Debian's Chromium, served by waitress over real HTTP from a real SQLite file:
+values change on the page without a reload, a reading that grows old is shown stale, and the page rides
+out the server going away and coming back."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from waitress import create_server
+
+from dashboard.app import create_app
+from dashboard.store import Store
+from gateway import protocol
+from hardware.config import load
+from tests.support import write_site
+
+pytestmark = pytest.mark.browser
+
+EAST = protocol.Topics("demo", "gw-east")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class WebServer:
+    """The app under waitress in a thread, on a fixed port so it can be stopped and started again."""
+
+    def __init__(self, app, port: int) -> None:
+        self.app, self.port = app, port
+        self.url = f"http://127.0.0.1:{port}/"
+        self._server = None
+        self._sockets: dict = {}  # waitress's socket map: the listener and every open connection
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WebServer:
+        self._sockets = {}
+        self._server = create_server(self.app, map=self._sockets, host="127.0.0.1", port=self.port, threads=2)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.task_dispatcher.shutdown()
+        # The listener and the open keep-alive connections, as when the server process dies.
+        for channel in list(self._sockets.values()):
+            channel.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def site(tmp_path):
+    return load(write_site(tmp_path))
+
+
+@pytest.fixture
+def server(site, tmp_path) -> Iterator[WebServer]:
+    running = WebServer(create_app(site, database=tmp_path / "dashboard.db"), free_port()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def store(server) -> Iterator[Store]:
+    with Store(server.app.config["DATABASE"]) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == [], "the page's script raised"
+
+
+def send_reading(store: Store, seq: int, humidity: float, *, age_s: float = 0.0) -> None:
+    ts = protocol.utc_now() - timedelta(seconds=age_s)
+    reading = protocol.Reading(
+        id=f"r{seq}",
+        seq=seq,
+        ts=ts,
+        room="east-stack",
+        sensor="dht-1",
+        state="ok",
+        temperature_c=20.0,
+        humidity_rh=humidity,
+    )
+    store.ingest(EAST.telemetry("east-stack", "dht-1"), reading.to_json(), received=ts)
+
+
+def field(page: Page, room: str, name: str):
+    return page.locator(f'[data-room="{room}"] [data-field="{name}"]')
+
+
+def test_values_change_on_the_page_without_a_reload(server, store, page):
+    send_reading(store, 1, 55.0)
+    page.goto(server.url)
+    expect(field(page, "east-stack", "humidity")).to_have_text("55.0")
+    page.evaluate("window.notReloaded = true")
+
+    send_reading(store, 2, 61.4)
+    relay = protocol.Event(id="e3", seq=3, ts=protocol.utc_now(), kind="relay", room="east-stack", device="dehum-1",
+                           data={"on": True, "kind": "dehumidifier"})  # fmt: skip
+    store.ingest(EAST.event("relay"), relay.to_json())
+    store.ingest(EAST.status, protocol.Status(state="online", session=1).to_json())
+
+    expect(field(page, "east-stack", "humidity")).to_have_text("61.4", timeout=10_000)
+    expect(field(page, "east-stack", "relay")).to_have_text("on 运行")
+    expect(page.locator('[data-gateway="gw-east"] [data-field="state"]')).to_have_text("online 在线")
+    expect(page.locator('[data-gateway="gw-east"] [data-field="last_seq"]')).to_have_text("3")
+    expect(page.locator("body")).to_have_attribute("data-live", "true")
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_reading_that_grows_old_is_shown_stale(server, store, page, site):
+    send_reading(store, 1, 55.0, age_s=site.dashboard.stale_after_s - 2)
+    page.goto(server.url)
+    card = page.locator('[data-room="east-stack"]')
+    expect(card).to_have_attribute("data-stale", "false")
+    expect(card.get_by_text("Stale 数据过期")).to_be_hidden()
+    # No new message: the page's next polls see the same reading cross the limit.
+    expect(card).to_have_attribute("data-stale", "true", timeout=10_000)
+    expect(card.get_by_text("Stale 数据过期")).to_be_visible()
+
+
+def test_gaps_in_seq_are_shown_with_the_gateway(server, store, page):
+    page.goto(server.url)
+    for seq in (1, 2, 7):
+        send_reading(store, seq, 50.0)
+    gaps = page.locator('[data-gateway="gw-east"] [data-field="gaps"]')
+    expect(gaps).to_have_text("3–6 (4)", timeout=10_000)
+    for seq in (3, 4, 5, 6):
+        send_reading(store, seq, 50.0)
+    expect(gaps).to_have_text("none 无", timeout=10_000)
+
+
+def test_the_page_rides_out_the_server_going_away_and_coming_back(server, store, page):
+    send_reading(store, 1, 55.0)
+    page.goto(server.url)
+    expect(page.locator("body")).to_have_attribute("data-live", "true", timeout=10_000)
+
+    server.stop()
+    expect(page.locator("body")).to_have_attribute("data-live", "false", timeout=10_000)
+    expect(field(page, "east-stack", "humidity")).to_have_text("55.0")  # the last values stay
+
+    send_reading(store, 2, 48.2)
+    server.start()
+    expect(page.locator("body")).to_have_attribute("data-live", "true", timeout=10_000)
+    expect(field(page, "east-stack", "humidity")).to_have_text("48.2")

@@ -1,0 +1,136 @@
+"""`storeroom demo`, as `make demo` runs it, seen by a person: a browser and mosquitto_sub.
+
+The demo runs on a copy of the demo site with its clock 100 times faster, so values move within seconds.
+The overview page is driven in Debian's Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from hardware.process import die_with_parent
+from tests.support import wait_until, write_site
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningDemo:
+    def __init__(self, process: subprocess.Popen, lines: dict[str, str], config_path) -> None:
+        self.process, self.lines, self.config_path = process, lines, config_path
+
+    @property
+    def dashboard(self) -> str:
+        return self.lines["Dashboard"]
+
+    @property
+    def mqtt(self) -> str:
+        return self.lines["MQTT"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    config_path = write_site(folder, speed=100.0, interval_s=2.0, port=free_port())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storeroom", "demo", "--config", str(config_path), "--port", str(free_port())],
+        stdout=subprocess.PIPE,
+        stderr=(folder / "demo.log").open("wb"),
+        text=True,
+        preexec_fn=die_with_parent,
+    )
+    lines: dict[str, str] = {}
+    assert process.stdout is not None
+    deadline = time.monotonic() + 90
+    while not {"Dashboard", "MQTT"} <= lines.keys():
+        line = process.stdout.readline()
+        assert line, f"demo exited early: {(folder / 'demo.log').read_text()}"
+        assert time.monotonic() < deadline, "demo did not print its URLs within 90 s"
+        key, _, value = line.partition(": ")
+        lines[key] = value.split()[0] if value else ""
+    running = RunningDemo(process, lines, config_path)
+    yield running
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Page:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def value(page: Page, room: str, field: str) -> str:
+    return page.locator(f'[data-room="{room}"] [data-field="{field}"]').inner_text().strip()
+
+
+def test_the_demo_prints_where_to_look(demo):
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", demo.dashboard)
+    assert re.fullmatch(r"mqtt://viewer:[^@]+@127\.0\.0\.1:\d+", demo.mqtt)
+
+
+def test_the_overview_shows_both_rooms_with_live_values(demo, page):
+    page.goto(demo.dashboard)
+    for room in ("east-stack", "west-stack"):
+        expect(page.locator(f'[data-room="{room}"]')).to_be_visible()
+        wait_until(lambda room=room: re.search(r"\d", value(page, room, "humidity")), what=f"{room} humidity")
+        assert re.search(r"\d+(\.\d)?", value(page, room, "temperature"))
+    first = value(page, "east-stack", "humidity"), value(page, "east-stack", "temperature")
+    # Without reloading the page, the values move as the simulated room does.
+    wait_until(
+        lambda: (value(page, "east-stack", "humidity"), value(page, "east-stack", "temperature")) != first,
+        timeout=30,
+        what="the east stack's values to change on the page",
+    )
+    expect(page.get_by_text("gw-east").first).to_be_visible()
+
+
+def test_anyone_can_watch_with_mosquitto_sub_and_the_printed_url(demo):
+    url = urlparse(demo.mqtt)
+    watched = subprocess.run(
+        ["mosquitto_sub", "-h", url.hostname, "-p", str(url.port), "-u", url.username, "-P", url.password,
+         "-t", "storeroom/#", "-C", "3", "-W", "20", "-v"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert watched.returncode == 0, watched.stderr
+    assert "storeroom/demo/" in watched.stdout
+
+
+def test_ctrl_c_stops_everything_and_leaves_no_process(demo):
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(30) == 0
+    left = subprocess.run(["pgrep", "-f", str(demo.config_path.parent)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"processes left behind: {left.stdout}"

@@ -93,6 +93,7 @@ class World:
             )
             for room in rooms
         }
+        self._unplugged: set[tuple[str, str]] = set()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.drive_pins()
@@ -116,6 +117,7 @@ class World:
 
     def door_is_open(self, room_id: str, door_id: str) -> bool:
         with self._lock:
+            self.advance_to(self.clock.time())
             return self._rooms[room_id].doors[door_id].open
 
     def open_door(self, room_id: str, door_id: str) -> None:
@@ -124,6 +126,19 @@ class World:
 
     def close_door(self, room_id: str, door_id: str) -> None:
         self._set_door(room_id, door_id, False)
+
+    def unplug_sensor(self, room_id: str, sensor_id: str) -> None:
+        """A sensor's cable comes loose (tests and scenarios): it stops answering until plugged in."""
+        with self._lock:
+            self._unplugged.add((room_id, sensor_id))
+
+    def plug_in_sensor(self, room_id: str, sensor_id: str) -> None:
+        with self._lock:
+            self._unplugged.discard((room_id, sensor_id))
+
+    def sensor_connected(self, room_id: str, sensor_id: str) -> bool:
+        with self._lock:
+            return (room_id, sensor_id) not in self._unplugged
 
     def dehumidifiers_running(self, room_id: str) -> list[str]:
         with self._lock:

@@ -19,8 +19,13 @@ FAILURE_RATE = 0.03
 """Share of reads that fail; a few per cent is what a DHT22 on a long cable does."""
 
 
+NO_RESPONSE = "DHT sensor not found, check wiring"
+
+
 class _Climate(Protocol):
     def climate(self, room_id: str) -> tuple[float, float]: ...
+
+    def sensor_connected(self, room_id: str, sensor_id: str) -> bool: ...
 
 
 class SimulatedDHT22:
@@ -31,6 +36,8 @@ class SimulatedDHT22:
         self.rng = rng
 
     def read(self) -> ClimateSample:
+        if not self.world.sensor_connected(self.room_id, self.sensor.id):
+            return ClimateSample(None, None, "failed", NO_RESPONSE)
         if self.rng.random() < FAILURE_RATE:
             return ClimateSample(None, None, "failed", self.rng.choice(ROUTINE_ERRORS))
         temperature, humidity = self.world.climate(self.room_id)

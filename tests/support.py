@@ -36,6 +36,7 @@ def write_site(
         r"^door_openings_per_hour = .*$", f"door_openings_per_hour = {float(door_openings_per_hour)}", text, flags=re.M
     )
     text = re.sub(r"^port = 1883.*$", f"port = {port}", text, flags=re.M)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "site.toml"
     path.write_text(text, encoding="utf-8")
     return path

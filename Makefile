@@ -4,8 +4,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 # Debian packages the project needs: the broker and its tools, the browser for page tests,
+# a Chinese font for the pages (the browser on a kiosk Pi, and the page tests here),
 # venv and a compiler for the wheels that build from source on a Pi (RPi.GPIO, spidev).
-APT_PACKAGES := mosquitto mosquitto-clients chromium python3-venv python3-dev gcc
+APT_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-microhei python3-venv python3-dev gcc
 
 .PHONY: demo test bench lint setup system-deps clean
 

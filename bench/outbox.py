@@ -5,8 +5,9 @@ Peer: paho-mqtt publishing the same messages at QoS 1 straight from memory and w
 
 - `put_per_s`: messages written to the outbox per second, with `synchronous=FULL` (survives a power cut,
   the gateway's setting) and `NORMAL` (survives a crash of the process only);
-- `link_per_s`: messages put into the outbox and delivered through Mosquitto (PUBACK, row deleted);
-- `paho_per_s`: the peer; `link_vs_paho` is the ratio (1.0 = durability costs nothing).
+- `drain_per_s`: a backlog (as after an outage) sent through Mosquitto, each row deleted on its PUBACK;
+- `live_per_s`: messages put one by one, each durable before it is sent, and delivered;
+- `paho_per_s`: the peer; `drain_vs_paho` and `live_vs_paho` are the ratios (1.0 = durability is free).
 
 A gateway produces a few messages per second, so the number that matters is the backlog after an outage:
 how long hundreds of thousands of queued messages take to drain.
@@ -54,8 +55,33 @@ def put_rate(folder: Path, synchronous: str) -> float:
     return MESSAGES / elapsed
 
 
-def link_rate(folder: Path, broker: Broker) -> float:
-    box = Outbox(folder / "link.db")
+def drain_rate(folder: Path, broker: Broker) -> float:
+    """A backlog of MESSAGES queued during an outage, drained through Mosquitto once it is back."""
+    box = Outbox(folder / "drain.db")
+    topics = protocol.Topics("demo", "gw-east")
+    for _ in range(MESSAGES):
+        box.put(topics.telemetry("east-stack", "dht-1"), _payload)
+    link = Link(
+        outbox=box,
+        topics=topics,
+        host=broker.host,
+        port=broker.port,
+        username="gw-east",
+        password=broker.password("gw-east"),
+    )
+    start = time.perf_counter()
+    link.start()
+    while box.pending():
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - start
+    link.stop()
+    box.close()
+    return MESSAGES / elapsed
+
+
+def live_rate(folder: Path, broker: Broker) -> float:
+    """Messages put one by one (each durable before it is sent) and delivered, as a busy gateway does."""
+    box = Outbox(folder / "live.db")
     topics = protocol.Topics("demo", "gw-east")
     link = Link(
         outbox=box,
@@ -72,7 +98,7 @@ def link_rate(folder: Path, broker: Broker) -> float:
         box.put(topics.telemetry("east-stack", "dht-1"), _payload)
         link.notify()
     while box.pending():
-        time.sleep(0.01)
+        time.sleep(0.005)
     elapsed = time.perf_counter() - start
     link.stop()
     box.close()
@@ -120,8 +146,10 @@ def run() -> dict:
                 "messages": MESSAGES,
                 "put_per_s_full": round(put_rate(folder, "FULL")),
                 "put_per_s_normal": round(put_rate(folder, "NORMAL")),
-                "link_per_s": round(link_rate(folder, broker)),
+                "drain_per_s": round(drain_rate(folder, broker)),
+                "live_per_s": round(live_rate(folder, broker)),
                 "paho_per_s": round(paho_rate(broker)),
             }
-    results["link_vs_paho"] = round(results["link_per_s"] / results["paho_per_s"], 2)
+    results["drain_vs_paho"] = round(results["drain_per_s"] / results["paho_per_s"], 2)
+    results["live_vs_paho"] = round(results["live_per_s"] / results["paho_per_s"], 2)
     return results

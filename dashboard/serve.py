@@ -53,6 +53,8 @@ def serve(
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ingest.start()
+        if not ingest.wait_ready(10):  # pages still help while the broker is away; the ingest keeps trying
+            log.warning("not yet subscribed at %s:%s; serving pages meanwhile", broker_host, broker_port)
         log.info("database %s", database)
         log.info("listening on http://%s:%s/ (broker %s:%s)", _url_host(host), port, broker_host, broker_port)
         server.run()

@@ -35,7 +35,7 @@ class LinkStats:
     connects: int = 0
     sent: int = 0
     delivered: int = 0
-    resent: int = 0
+    historical: int = 0
     commands_refused: int = 0
 
 
@@ -191,16 +191,16 @@ class Link:
             room = self._window - len(inflight)
             batch = self.outbox.after(last_sent, room) if room > 0 else []
             for message in batch:
-                historical = message.attempts > 0 or message.created < began
+                # Queued before this connection began: it waited out an outage or a restart, or it was
+                # sent on an earlier connection that dropped before its PUBACK.
+                historical = message.created < began
                 payload = message.as_historical() if historical else message.payload
                 info = client.publish(message.topic, payload, qos=1, retain=message.retain)
                 inflight[info.mid] = message.seq
                 last_sent = message.seq
-                self.stats.resent += message.attempts > 0
-            if batch:
-                self.outbox.mark_sent(m.seq for m in batch)
-                self.stats.sent += len(batch)
-            elif not acked and not self._stopping.is_set():
+                self.stats.historical += historical
+            self.stats.sent += len(batch)
+            if not batch and not acked and not self._stopping.is_set():
                 self._wake.wait(0.2)
                 self._wake.clear()
 

@@ -28,8 +28,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
     retain INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0
+    created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -47,7 +46,6 @@ class Pending:
     payload: bytes
     retain: bool
     created: float
-    attempts: int
 
     def as_historical(self) -> bytes:
         """The payload marked as sent from the backlog (protocol field `historical`)."""
@@ -91,18 +89,17 @@ class Outbox:
         """The next `limit` messages with a seq above `seq`, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, topic, payload, retain, created, attempts FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, topic, payload, retain, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                 (seq, limit),
             ).fetchall()
-        return [Pending(s, t, bytes(p), bool(r), c, a) for s, t, p, r, c, a in rows]
-
-    def mark_sent(self, seqs: Iterable[int]) -> None:
-        """Count a send attempt, so a message resent after a reconnect is known to be historical."""
-        self._apply("UPDATE outbox SET attempts = attempts + 1 WHERE seq = ?", seqs)
+        return [Pending(s, t, bytes(p), bool(r), c) for s, t, p, r, c in rows]
 
     def delivered(self, seqs: Iterable[int]) -> None:
         """The broker acknowledged these: forget them."""
-        self._apply("DELETE FROM outbox WHERE seq = ?", seqs)
+        params = [(s,) for s in seqs]
+        if params:
+            with self._lock, self._transaction():
+                self._db.conn.executemany("DELETE FROM outbox WHERE seq = ?", params)
 
     def pending(self) -> int:
         with self._lock:
@@ -121,13 +118,6 @@ class Outbox:
                 "INSERT INTO meta (key, value) VALUES ('session', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1"
             )
             return self._db.execute("SELECT value FROM meta WHERE key = 'session'").fetchone()[0]
-
-    def _apply(self, sql: str, seqs: Iterable[int]) -> None:
-        params = [(s,) for s in seqs]
-        if not params:
-            return
-        with self._lock, self._transaction():
-            self._db.conn.executemany(sql, params)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -66,10 +66,12 @@ class Demo:
         ensure_passwords(self.site)
         self.broker.start()
         broker = f"{self.broker.host}:{self.broker.port}"
-        for gateway in self.site.gateway_ids:
-            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker)
+        # The dashboard first: it serves pages only once its ingest has subscribed, so the gateways'
+        # first messages reach it (later, its persistent session keeps them while it is away).
         self._spawn("dashboard", "dashboard", "serve", "--broker", broker, "--listen", f"127.0.0.1:{self.listen_port}")
         wait_for_http(self.dashboard_url, 60, self.children["dashboard"])
+        for gateway in self.site.gateway_ids:
+            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker)
 
     @property
     def dashboard_url(self) -> str:

@@ -15,15 +15,8 @@ import dashboard.app
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
-from hardware.config import load
-from tests.support import write_site
 
 EAST = protocol.Topics("demo", "gw-east")
-
-
-@pytest.fixture
-def site(tmp_path):
-    return load(write_site(tmp_path))
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from waitress import create_server
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
-from hardware.config import load
-from tests.support import write_site
 
 pytestmark = pytest.mark.browser
 
@@ -55,11 +53,6 @@ class WebServer:
         for channel in list(self._sockets.values()):
             channel.close()
         self._thread.join(5)
-
-
-@pytest.fixture
-def site(tmp_path):
-    return load(write_site(tmp_path))
 
 
 @pytest.fixture
@@ -130,6 +123,10 @@ def test_values_change_on_the_page_without_a_reload(server, store, page):
     expect(page.locator('[data-gateway="gw-east"] [data-field="state"]')).to_have_text("online 在线")
     expect(page.locator('[data-gateway="gw-east"] [data-field="last_seq"]')).to_have_text("3")
     expect(page.locator("body")).to_have_attribute("data-live", "true")
+
+    store.ingest(EAST.telemetry("east-stack", "dht-1"), b"<b>not json</b>")
+    expect(page.locator('#refused [data-reason="not_json"]')).to_have_text("not_json: 1", timeout=10_000)
+    expect(page.locator("#rejects")).to_contain_text("<b>not json</b>")  # shown as text, not markup
     assert page.evaluate("window.notReloaded") is True
 
 

@@ -15,8 +15,6 @@ import dashboard.store
 from dashboard.schema import LATEST, version
 from dashboard.store import KEEP_REJECTS, StorageError, Store
 from gateway import protocol
-from hardware.config import load
-from tests.support import write_site
 
 TS = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 EAST = protocol.Topics("demo", "gw-east")
@@ -55,11 +53,6 @@ def status(state: str, session: int) -> bytes:
 def store(tmp_path):
     with Store(tmp_path / "dashboard.db") as opened:
         yield opened
-
-
-@pytest.fixture
-def demo(tmp_path):
-    return load(write_site(tmp_path))
 
 
 def send(store: Store, *messages: protocol.Reading | protocol.Event) -> list[str]:
@@ -369,8 +362,8 @@ def test_ingest_stats_count_every_outcome(store):
 # -- the config and the file ------------------------------------------------------------------------
 
 
-def test_configured_rooms_and_gateways_are_shown_before_any_message(store, demo):
-    store.sync_config(demo)
+def test_configured_rooms_and_gateways_are_shown_before_any_message(store, site):
+    store.sync_config(site)
     rooms = store.rooms(TS)
     assert [(r["id"], r["name"], r["gateway"], r["gateway_state"]) for r in rooms] == [
         ("east-stack", "East stack (compact shelving)", "gw-east", "unknown"),
@@ -386,15 +379,15 @@ def test_configured_rooms_and_gateways_are_shown_before_any_message(store, demo)
     ]
 
 
-def test_the_configured_name_wins_over_the_one_a_birth_announces(store, demo):
-    store.sync_config(demo)
+def test_the_configured_name_wins_over_the_one_a_birth_announces(store, site):
+    store.sync_config(site)
     birth = protocol.Birth(
         id="b", seq=1, ts=TS, session=1, name="pi-7", rooms=[protocol.RoomState(id="east-stack", name="E")]
     )
     store.ingest(EAST.birth, birth.to_json())
     assert room(store)["name"] == "East stack (compact shelving)"
     assert gateway(store)["name"] == "East stack gateway"
-    store.sync_config(demo)  # again, on the next start: nothing doubles
+    store.sync_config(site)  # again, on the next start: nothing doubles
     assert len(store.rooms(TS)) == 2
 
 

@@ -48,6 +48,14 @@
     return node;
   }
 
+  // Rebuild a list only when its data changed, so a selection or a hover in it survives the polls.
+  function replaceIfChanged(container, data, children) {
+    const signature = JSON.stringify(data);
+    if (container.dataset.signature === signature) return;
+    container.dataset.signature = signature;
+    container.replaceChildren(...children);
+  }
+
   // Find the element for an id among a container's children, or clone it from a <template>.
   function findOrAdd(container, attribute, id, templateId) {
     for (const child of container.children) {
@@ -87,16 +95,10 @@
         .join("; "),
     );
     setField(card, "gateway", room.gateway);
-    // Rebuild the device list only when a device or its state changed.
-    const list = card.querySelector('[data-field="devices"]');
-    const signature = JSON.stringify([room.relays, room.doors]);
-    if (list.dataset.signature !== signature) {
-      list.dataset.signature = signature;
-      list.replaceChildren(
-        ...room.relays.map((r) => deviceItem(r, "Dehumidifier 除湿机", "on")),
-        ...room.doors.map((d) => deviceItem(d, "Door 门", "open")),
-      );
-    }
+    replaceIfChanged(card.querySelector('[data-field="devices"]'), [room.relays, room.doors], [
+      ...room.relays.map((r) => deviceItem(r, "Dehumidifier 除湿机", "on")),
+      ...room.doors.map((d) => deviceItem(d, "Door 门", "open")),
+    ]);
   }
 
   function renderGateway(row, gateway) {
@@ -120,21 +122,23 @@
       if (node.textContent !== value) node.textContent = value;
     }
     const reasons = Object.entries(stats.refused);
-    document
-      .getElementById("refused")
-      .replaceChildren(
-        ...(reasons.length
-          ? reasons.map(([reason, count]) =>
-              element("li", { "data-reason": reason }, [
-                element("code", {}, [reason]),
-                ": ",
-                element("span", { class: "num" }, [String(count)]),
-              ]),
-            )
-          : [element("li", { class: "none" }, [LABELS.no_gaps])]),
-      );
-    document.getElementById("rejects").replaceChildren(
-      ...stats.recent_rejects.map((r) =>
+    replaceIfChanged(
+      document.getElementById("refused"),
+      reasons,
+      reasons.length
+        ? reasons.map(([reason, count]) =>
+            element("li", { "data-reason": reason }, [
+              element("code", {}, [reason]),
+              ": ",
+              element("span", { class: "num" }, [String(count)]),
+            ]),
+          )
+        : [element("li", { class: "none" }, [LABELS.no_gaps])],
+    );
+    replaceIfChanged(
+      document.getElementById("rejects"),
+      stats.recent_rejects,
+      stats.recent_rejects.map((r) =>
         element("tr", {}, [
           element("td", {}, [r.received]),
           element("td", {}, [element("code", {}, [r.topic])]),

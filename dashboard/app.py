@@ -8,19 +8,26 @@ Example (the production server is `storeroom dashboard serve`; this is how tests
     >>> from hardware.config import load
     >>> import tempfile, pathlib
     >>> site = load("hardware/configs/demo.toml")
-    >>> app = create_app(site, database=pathlib.Path(tempfile.mkdtemp()) / "dashboard.db")
-    >>> app.test_client().get("/api/rooms").json["rooms"][0]["id"]
-    'east-stack'
+    >>> storage = site.storage.model_copy(update={"dir": pathlib.Path(tempfile.mkdtemp())})
+    >>> site = site.model_copy(update={"storage": storage})
+    >>> app = create_app(site)
+    >>> app.test_client().get("/api/rooms").status_code   # nothing without logging in
+    401
+    >>> app.test_client().get("/login").status_code
+    200
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from dashboard import api, connection, formatting, overview
+from dashboard import access, admin, api, audit_views, auth, connection, formatting, overview
 from dashboard.store import Store
 from hardware.config import SiteConfig
 
@@ -40,17 +47,42 @@ def create_app(site: SiteConfig, *, database: Path | None = None) -> Flask:
         DATABASE=Path(database or site.dashboard_database),
         STALE_AFTER_S=site.dashboard.stale_after_s,
     )
+    app.config.update(
+        SECRET_KEY=_session_key(site),
+        SESSION_IDLE_S=site.dashboard.session_idle_minutes * 60,
+        SESSION_COOKIE_NAME="storeroom_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=site.dashboard.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which has its own idle timeout
+    )
     app.json.sort_keys = False  # keep the API's fields in the order they are documented
     with Store(app.config["DATABASE"]) as store:
         store.sync_config(site)
 
     connection.init_app(app)
+    access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
+    CSRFProtect(app)
     formatting.init_app(app)
-    app.register_blueprint(overview.bp)
-    app.register_blueprint(api.bp)
+    for blueprint in (auth.bp, overview.bp, api.bp, admin.bp, audit_views.bp):
+        app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_headers)
     return app
+
+
+def _session_key(site: SiteConfig) -> bytes:
+    """The key that signs session cookies: made once per site, kept with the other secrets (mode 0600)."""
+    path = site.storage.secrets / "dashboard-session.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(fd, "w") as out:
+        key = secrets.token_bytes(32)
+        out.write(key.hex() + "\n")
+    return key
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:

@@ -41,9 +41,8 @@ def serve(config_path: str, broker: str | None, listen: str | None, verbose: boo
 
     Example: storeroom dashboard serve --config hardware/configs/demo.toml --listen 127.0.0.1:8080
     """
-    from hardware.broker import BrokerError, read_password
-
     from dashboard.serve import serve as run
+    from hardware.broker import BrokerError, read_password
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -62,3 +61,142 @@ def serve(config_path: str, broker: str | None, listen: str | None, verbose: boo
     except OSError as exc:  # cannot listen, or cannot create the database
         click.echo(f"dashboard: {exc}", err=True)
         raise SystemExit(1) from None
+
+
+config_option = click.option(
+    "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Site config (TOML)."
+)
+
+
+def _people(config_path: str):
+    from dashboard.users import connect
+
+    site = _site(config_path)
+    return connect(site.dashboard_database, migrate_schema=True)
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@dashboard.group()
+def user() -> None:
+    """Dashboard users and their roles (keeper, facilities, archivist, auditor, admin)."""
+
+
+def _user_command(action):
+    """Run a user change, audit it, and turn a UserError into one line on stderr and exit 1."""
+    from dashboard.audit import record
+    from dashboard.users import UserError, Users
+
+    def run(config_path: str, name: str, detail: dict, change) -> None:
+        conn = _people(config_path)
+        try:
+            change(Users(conn))
+        except UserError as exc:
+            click.echo(f"storeroom: {exc}", err=True)
+            raise SystemExit(1) from None
+        record(conn, actor=_cli_actor(), action=action, obj=name, detail=detail)
+        conn.close()
+
+    return run
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="keeper, facilities, archivist, auditor or admin.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@config_option
+def user_add(name: str, role: str, password_stdin: bool, config_path: str) -> None:
+    """Add a user.
+
+    Example: echo 'a long passphrase' | storeroom dashboard user add wang --role keeper --password-stdin
+    --config hardware/configs/demo.toml
+    """
+    password = _password(password_stdin)
+    _user_command("user_added")(config_path, name, {"role": role}, lambda users: users.add(name, role, password))
+    click.echo(f"user {name} added ({role})")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@config_option
+def user_passwd(name: str, password_stdin: bool, config_path: str) -> None:
+    """Set a user's password.
+
+    Example: storeroom dashboard user passwd wang --config hardware/configs/demo.toml
+    """
+    password = _password(password_stdin)
+    _user_command("user_password")(config_path, name, {}, lambda users: users.set_password(name, password))
+    click.echo(f"password of {name} changed")
+
+
+@user.command("disable")
+@click.argument("name")
+@config_option
+def user_disable(name: str, config_path: str) -> None:
+    """Disable a user: no more logins, API tokens revoked.
+
+    Example: storeroom dashboard user disable wang --config hardware/configs/demo.toml
+    """
+    _user_command("user_disable")(config_path, name, {}, lambda users: users.set_disabled(name, True))
+    click.echo(f"user {name} disabled")
+
+
+@user.command("list")
+@config_option
+def user_list(config_path: str) -> None:
+    """List users with their roles.
+
+    Example: storeroom dashboard user list --config hardware/configs/demo.toml
+    """
+    from dashboard.users import Users
+
+    for one in Users(_people(config_path)).all():
+        click.echo(f"{one.name}\t{one.role}\t{'disabled' if one.disabled else 'active'}")
+
+
+@user.command("token")
+@click.argument("name")
+@config_option
+def user_token(name: str, config_path: str) -> None:
+    """Make a read-only API token for a user and print it once (send it as `Authorization: Bearer ...`).
+
+    Example: storeroom dashboard user token wang --config hardware/configs/demo.toml
+    """
+    tokens: list[str] = []
+    _user_command("token_created")(
+        config_path, name, {"scope": "read"}, lambda users: tokens.append(users.new_token(name))
+    )
+    click.echo(tokens[0])
+
+
+@click.group()
+def audit() -> None:
+    """The dashboard's tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@config_option
+def audit_verify(config_path: str) -> None:
+    """Check the whole hash chain; exit 1 naming the first bad row.
+
+    Example: storeroom audit verify --config hardware/configs/demo.toml
+    """
+    from dashboard.audit import verify
+
+    verdict = verify(_people(config_path))
+    if verdict.ok:
+        click.echo(f"audit trail intact: {verdict.rows} rows checked")
+        return
+    click.echo(f"audit trail broken at row {verdict.first_bad}: {verdict.reason}", err=True)
+    raise SystemExit(1)

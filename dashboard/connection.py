@@ -7,9 +7,12 @@ ingest, the only writer, has its own connection in its own thread.
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Flask, current_app, g
 
 from dashboard.store import Store
+from dashboard.users import connect
 
 
 def store() -> Store:
@@ -21,10 +24,23 @@ def store() -> Store:
     return g.store
 
 
+def people() -> sqlite3.Connection:
+    """The current request's writable connection for users, logins and the audit trail.
+
+    The climate data is written by the ingest alone; what people do is written by the requests that do it.
+    """
+    if "people" not in g:
+        g.people = connect(current_app.config["DATABASE"])
+    return g.people
+
+
 def _close(_error: BaseException | None = None) -> None:
     opened = g.pop("store", None)
     if opened is not None:
         opened.close()
+    conn = g.pop("people", None)
+    if conn is not None:
+        conn.close()
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from dashboard.access import allowed
 from dashboard.connection import store
 from gateway.protocol import utc_now
 
@@ -23,6 +24,7 @@ def overview() -> str:
         site=current_app.config["SITE"],
         rooms=opened.rooms(now),
         gateways=opened.gateways(now),
-        stats=opened.ingest_stats(),
-        rejects=opened.recent_rejects(),
+        # Refused payloads may carry anything: only roles allowed the ingest API see them.
+        stats=opened.ingest_stats() if allowed("api.ingest") else None,
+        rejects=opened.recent_rejects() if allowed("api.ingest") else None,
     )

@@ -175,6 +175,47 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    (
+        2,
+        "users, login failures, API tokens, the audit trail",
+        [
+            """CREATE TABLE users (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                created TEXT NOT NULL,
+                changed TEXT NOT NULL
+            )""",
+            # Failed logins per user name, to throttle guessing; cleared by a successful login.
+            """CREATE TABLE login_failures (
+                name TEXT NOT NULL,
+                at TEXT NOT NULL,
+                remote TEXT NOT NULL
+            )""",
+            "CREATE INDEX login_failures_by_name ON login_failures (name, at)",
+            # API tokens are stored as SHA-256 only: a copy of the database does not give them away.
+            """CREATE TABLE api_tokens (
+                token_hash TEXT PRIMARY KEY,
+                user_id INTEGER NOT NULL REFERENCES users(id),
+                scope TEXT NOT NULL CHECK (scope IN ('read')),
+                created TEXT NOT NULL
+            )""",
+            # Append-only; each row holds the SHA-256 of its content and of the row before (see audit.py).
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                ts TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                object TEXT NOT NULL,
+                remote TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

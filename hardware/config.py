@@ -155,6 +155,10 @@ class Dashboard(_Strict):
     """Defaults to `<storage.dir>/dashboard.db`."""
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
     """A reading older than this is shown as stale."""
+    session_idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0
+    """A login ends after this long without a request."""
+    secure_cookies: bool = False
+    """Send the session cookie over HTTPS only; set true wherever the dashboard is served over HTTPS."""
 
     @field_validator("listen")
     @classmethod

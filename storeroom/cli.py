@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "demo": ("storeroom.demo:demo", "Run a simulated storeroom: broker, gateways and dashboard."),
     "gateway": ("gateway.cli:gateway", "Run and inspect a gateway (the daemon on each Pi)."),
     "dashboard": ("dashboard.cli:dashboard", "Serve the dashboard and manage its database."),
+    "audit": ("dashboard.cli:audit", "Verify the dashboard's tamper-evident audit trail."),
     "broker": ("hardware.broker_cli:broker", "Run a Mosquitto broker with the site's accounts and ACL."),
     "config": ("hardware.config_cli:config", "Check a site config file."),
 }

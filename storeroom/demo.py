@@ -20,6 +20,8 @@ from pathlib import Path
 
 import click
 
+from dashboard.audit import record
+from dashboard.users import ROLES, connect, ensure_demo_users
 from hardware.broker import Broker, BrokerError, ensure_passwords
 from hardware.config import ConfigError, SiteConfig, load
 from hardware.process import die_with_parent
@@ -62,8 +64,16 @@ class Demo:
         self.broker = Broker(site)
         self.children: dict[str, subprocess.Popen] = {}
 
-    def start(self) -> None:
+    def start(self) -> dict[str, str]:
+        """Start every part; return the passwords of demo users created now (printed once)."""
         ensure_passwords(self.site)
+        conn = connect(self.site.dashboard_database, migrate_schema=True)
+        try:
+            created = ensure_demo_users(conn)
+            for name in created:
+                record(conn, actor="demo", action="user_added", obj=name, detail={"role": name})
+        finally:
+            conn.close()
         self.broker.start()
         broker = f"{self.broker.host}:{self.broker.port}"
         # The dashboard first: it serves pages only once its ingest has subscribed, so the gateways'
@@ -72,6 +82,7 @@ class Demo:
         wait_for_http(self.dashboard_url, 60, self.children["dashboard"])
         for gateway in self.site.gateway_ids:
             self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker)
+        return created
 
     @property
     def dashboard_url(self) -> str:
@@ -133,8 +144,14 @@ def demo(config_path: str, port: int) -> None:
         signal.signal(signum, lambda *_: stop.set())
     running = Demo(site, Path(config_path).resolve(), listen_port=free_port(port))
     try:
-        running.start()
+        created = running.start()
         click.echo(f"Dashboard: {running.dashboard_url}")
+        if created:
+            click.echo("Users: " + " ".join(f"{name}:{password}" for name, password in created.items()))
+            click.echo("       (user:password, one per role; shown this once, kept in the dashboard database)")
+        else:
+            click.echo(f"Users: {', '.join(ROLES)} (passwords were shown when they were made; reset one with")
+            click.echo(f"       storeroom dashboard user passwd NAME --config {config_path})")
         click.echo(f"MQTT: {running.broker.url('viewer')}")
         click.echo(f"Data: {site.storage.dir}   (Ctrl-C stops everything)")
         died = running.wait(stop)

@@ -119,3 +119,48 @@ class GatewayProcess:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+PASSWORD = "correct horse battery"
+
+
+def add_user(database: Path, name: str, role: str, password: str = PASSWORD) -> None:
+    """A dashboard user, added as `storeroom dashboard user add` does."""
+    from dashboard.users import Users, connect
+
+    conn = connect(database, migrate_schema=True)
+    try:
+        Users(conn).add(name, role, password)
+    finally:
+        conn.close()
+
+
+def api_token(database: Path, name: str) -> str:
+    from dashboard.users import Users, connect
+
+    conn = connect(database, migrate_schema=True)
+    try:
+        return Users(conn).new_token(name)
+    finally:
+        conn.close()
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has a CSRF token"
+    return found.group(1)
+
+
+def login(client, name: str, password: str = PASSWORD):
+    """Log a Flask test client in through the login form, CSRF token and all."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": token})
+
+
+def login_page(page, base_url: str, name: str, password: str = PASSWORD) -> None:
+    """Log a Playwright page in the way a person does."""
+    page.goto(base_url.rstrip("/") + "/login")
+    page.fill('input[name="username"]', name)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -15,6 +15,7 @@ import dashboard.app
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
+from tests.support import add_user, login
 
 EAST = protocol.Topics("demo", "gw-east")
 
@@ -26,7 +27,11 @@ def app(site, tmp_path):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """Facilities staff, logged in: they may see everything on the overview."""
+    add_user(app.config["DATABASE"], "fatima", "facilities")
+    logged_in = app.test_client()
+    assert login(logged_in, "fatima").status_code == 302
+    return logged_in
 
 
 @pytest.fixture
@@ -161,7 +166,8 @@ class Hooks(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        self.assets += [a[k] or "" for k in ("src", "href") if k in a]
+        if tag in ("link", "script", "img", "iframe", "source"):  # what the browser loads (links are not)
+            self.assets += [a[k] or "" for k in ("src", "href") if k in a]
         self._template += tag == "template"
         owner = a.get("data-room") or a.get("data-gateway") or (self._open[-1][1] if self._open else None)
         self._open.append((tag, owner, a.get("data-field")))

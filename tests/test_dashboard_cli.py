@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway import protocol
 from hardware.process import die_with_parent
 from storeroom.cli import main
-from tests.support import wait_until, write_site
+from tests.support import add_user, api_token, wait_until, write_site
 
 
 def storeroom(*args: str):
@@ -60,9 +60,10 @@ def test_an_address_that_is_not_host_port_is_refused(tmp_path, option):
     assert "'8080' is not HOST:PORT" in result.output
 
 
-def get_json(url: str) -> dict | None:
+def get_json(url: str, token: str) -> dict | None:
     try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=2) as answer:
             return json.load(answer)
     except OSError:
         return None
@@ -77,9 +78,11 @@ def test_serve_answers_over_http_takes_messages_in_and_stops_on_sigterm(site, br
                "--broker", f"{broker.host}:{broker.port}", "--listen", f"127.0.0.1:{port}"]  # fmt: skip
     with log.open("wb") as output:
         serving = subprocess.Popen(command, stderr=output, stdout=output, preexec_fn=die_with_parent)
+    add_user(site.dashboard_database, "fatima", "facilities")
+    token = api_token(site.dashboard_database, "fatima")
     try:
         rooms_url = f"http://127.0.0.1:{port}/api/rooms"
-        wait_until(lambda: get_json(rooms_url), timeout=30, what="the dashboard to answer")
+        wait_until(lambda: get_json(rooms_url, token), timeout=30, what="the dashboard to answer")
         wait_until(lambda: "connected to broker" in log.read_text(), what="the ingest to connect")
         assert f"listening on http://127.0.0.1:{port}/" in log.read_text()
 
@@ -92,7 +95,7 @@ def test_serve_answers_over_http_takes_messages_in_and_stops_on_sigterm(site, br
         wait_until(lambda: "subscribing" in log.read_text(), what="the subscription")
         gateway.publish(protocol.Topics("demo", "gw-east").telemetry("east-stack", "dht-1"), reading.to_json(), qos=1)
         east = wait_until(
-            lambda: [r for r in get_json(rooms_url)["rooms"] if r["id"] == "east-stack" and r["humidity_rh"]],
+            lambda: [r for r in get_json(rooms_url, token)["rooms"] if r["id"] == "east-stack" and r["humidity_rh"]],
             what="the reading on /api/rooms",
         )[0]
         assert (east["temperature_c"], east["humidity_rh"], east["stale"]) == (19.5, 52.5, False)

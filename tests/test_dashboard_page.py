@@ -16,6 +16,7 @@ from waitress import create_server
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
+from tests.support import add_user, login_page
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +59,7 @@ class WebServer:
 @pytest.fixture
 def server(site, tmp_path) -> Iterator[WebServer]:
     running = WebServer(create_app(site, database=tmp_path / "dashboard.db"), free_port()).start()
+    add_user(tmp_path / "dashboard.db", "fatima", "facilities")
     yield running
     running.stop()
 
@@ -77,11 +79,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, server: WebServer) -> Iterator[Page]:
+    """A browser tab of facilities staff, logged in."""
     context = browser.new_context()
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    login_page(opened, server.url, "fatima")
     yield opened
     context.close()
     assert errors == [], "the page's script raised"

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from hardware.process import die_with_parent
-from tests.support import wait_until, write_site
+from tests.support import login_page, wait_until, write_site
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -50,6 +50,10 @@ class RunningDemo:
     def mqtt(self) -> str:
         return self.lines["MQTT"]
 
+    @property
+    def passwords(self) -> dict[str, str]:
+        return dict(pair.split(":", 1) for pair in self.lines["Users"].split())
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -65,12 +69,12 @@ def demo(tmp_path_factory):
     lines: dict[str, str] = {}
     assert process.stdout is not None
     deadline = time.monotonic() + 90
-    while not {"Dashboard", "MQTT"} <= lines.keys():
+    while not {"Dashboard", "MQTT", "Users"} <= lines.keys():
         line = process.stdout.readline()
         assert line, f"demo exited early: {(folder / 'demo.log').read_text()}"
         assert time.monotonic() < deadline, "demo did not print its URLs within 90 s"
         key, _, value = line.partition(": ")
-        lines[key] = value.split()[0] if value else ""
+        lines.setdefault(key, value.strip())
     running = RunningDemo(process, lines, config_path)
     yield running
     if process.poll() is None:
@@ -102,7 +106,12 @@ def test_the_demo_prints_where_to_look(demo):
     assert re.fullmatch(r"mqtt://viewer:[^@]+@127\.0\.0\.1:\d+", demo.mqtt)
 
 
+def test_the_demo_makes_one_user_per_role_and_shows_their_passwords_once(demo):
+    assert set(demo.passwords) == {"keeper", "facilities", "archivist", "auditor", "admin"}
+
+
 def test_the_overview_shows_both_rooms_with_live_values(demo, page):
+    login_page(page, demo.dashboard, "facilities", demo.passwords["facilities"])
     page.goto(demo.dashboard)
     for room in ("east-stack", "west-stack"):
         expect(page.locator(f'[data-room="{room}"]')).to_be_visible()

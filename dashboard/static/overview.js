@@ -153,6 +153,10 @@
 
   async function getJSON(url) {
     const response = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
+    if (response.status === 401) {
+      // The session ended (idle timeout, logout elsewhere): back to the login, then to this page.
+      window.location.assign("login?next=" + encodeURIComponent(window.location.pathname));
+    }
     if (!response.ok) throw new Error(url + " answered " + response.status);
     return response.json();
   }
@@ -165,10 +169,12 @@
 
   async function refresh() {
     try {
+      // The ingest section is on the page only for roles allowed to see it.
+      const showIngest = document.getElementById("ingest") !== null;
       const [rooms, gateways, ingest] = await Promise.all([
         getJSON("api/rooms"),
         getJSON("api/gateways"),
-        getJSON("api/ingest"),
+        showIngest ? getJSON("api/ingest") : null,
       ]);
       const roomList = document.getElementById("rooms");
       for (const room of rooms.rooms) renderRoom(findOrAdd(roomList, "data-room", room.id, "room-template"), room);
@@ -176,7 +182,7 @@
       for (const gateway of gateways.gateways) {
         renderGateway(findOrAdd(gatewayList, "data-gateway", gateway.id, "gateway-template"), gateway);
       }
-      renderIngest(ingest);
+      if (ingest) renderIngest(ingest);
       setLive(true, rooms.now);
     } catch (error) {
       // The server restarting or the network dropping is routine: keep the last values and try again.

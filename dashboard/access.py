@@ -1,0 +1,138 @@
+"""Who may open what: one table of rules, enforced for every request in one place.
+
+Every endpoint of the app has a rule in RULES: PUBLIC, or the roles allowed. An endpoint without a
+rule is refused to everyone (and a test fails), so a new page cannot be reachable by accident. Views
+never check roles themselves.
+
+A request is authenticated by its session (a login through the form) or, for programs, by an
+`Authorization: Bearer <token>` header. Tokens are read-only: they work for GET requests only.
+Sessions end after `dashboard.session_idle_minutes` without a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
+
+from dashboard.audit import record
+from dashboard.connection import people
+from dashboard.users import ROLES, User, Users
+
+log = logging.getLogger(__name__)
+
+PUBLIC = frozenset({"*"})
+EVERYONE = frozenset(ROLES)
+TECHNICAL = frozenset({"facilities", "admin"})
+
+RULES: dict[str, frozenset[str]] = {
+    "static": PUBLIC,  # styles and scripts only; no data is ever a static file
+    "auth.login": PUBLIC,
+    "auth.logout": EVERYONE,
+    "overview.overview": EVERYONE,
+    "api.rooms": EVERYONE,
+    "api.gateways": EVERYONE,
+    "api.ingest": TECHNICAL,  # refused payloads may carry anything: technical staff only
+    "admin.users": frozenset({"admin"}),
+    "admin.add_user": frozenset({"admin"}),
+    "admin.change_user": frozenset({"admin"}),
+    "audit.trail": frozenset({"auditor"}),
+    "audit.export": frozenset({"auditor"}),
+}
+
+
+@dataclass(frozen=True)
+class Visitor:
+    user: User
+    by_token: bool
+
+
+def current() -> Visitor | None:
+    """The authenticated visitor of this request, if any (set by the guard)."""
+    return g.get("visitor")
+
+
+def allowed(endpoint: str) -> bool:
+    """Whether the current visitor may open `endpoint` (for links and sections of pages)."""
+    visitor = current()
+    rule = RULES.get(endpoint)
+    return rule is PUBLIC or bool(visitor and rule and visitor.user.role in rule)
+
+
+def remote() -> str:
+    return request.remote_addr or ""
+
+
+def audit(action: str, obj: str = "", **detail: object) -> None:
+    """Append to the audit trail as the current visitor (or 'anonymous')."""
+    visitor = current()
+    actor = visitor.user.name if visitor else "anonymous"
+    record(people(), actor=actor, action=action, obj=obj, remote=remote(), detail=detail or None)
+
+
+def _identify() -> Visitor | None:
+    users = Users(people())
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = users.by_token(header.removeprefix("Bearer ").strip())
+        return Visitor(user, by_token=True) if user else None
+    user_id = session.get("uid")
+    if user_id is None:
+        return None
+    idle = current_app.config["SESSION_IDLE_S"]
+    if time.time() - session.get("seen", 0) > idle:
+        session.clear()
+        return None
+    user = users.by_id(user_id)
+    if user is None or user.disabled:
+        session.clear()
+        return None
+    session["seen"] = time.time()
+    return Visitor(user, by_token=False)
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _guard() -> Response | None:
+    endpoint = request.endpoint
+    if endpoint is None:  # no such route: Flask answers 404 / 405 itself
+        return None
+    rule = RULES.get(endpoint)
+    if rule is PUBLIC:
+        return None
+    visitor = _identify()
+    g.visitor = visitor
+    if visitor is None:
+        if _is_api():
+            response = jsonify(error="unauthorized", status=401, message="log in, or send an API token")
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="storeroom"'
+            return response
+        return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+    refusal = None
+    if rule is None:
+        log.error("no access rule for endpoint %r: refused to everyone", endpoint)
+        refusal = "no access rule for this page"
+    elif visitor.user.role not in rule:
+        refusal = f"role {visitor.user.role} may not open this"
+    elif visitor.by_token and request.method not in ("GET", "HEAD"):
+        refusal = "API tokens are read-only"
+    if refusal is None:
+        return None
+    audit("access_denied", request.path, method=request.method, reason=refusal)
+    if _is_api():
+        response = jsonify(error="forbidden", status=403, message=refusal)
+        response.status_code = 403
+        return response
+    from flask import render_template
+
+    return Response(render_template("forbidden.html", reason=refusal), status=403)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_guard)
+    app.jinja_env.globals.update(allowed=allowed, visitor=current)

@@ -34,7 +34,10 @@ RULES: dict[str, frozenset[str]] = {
     "overview.overview": EVERYONE,
     "api.rooms": EVERYONE,
     "api.gateways": EVERYONE,
-    "api.ingest": TECHNICAL,  # refused payloads may carry anything: technical staff only
+    "api.ingest": TECHNICAL,
+    "api.alerts_now": EVERYONE,
+    "alerts.page": EVERYONE,
+    "alerts.acknowledge": TECHNICAL,  # refused payloads may carry anything: technical staff only
     "admin.users": frozenset({"admin"}),
     "admin.add_user": frozenset({"admin"}),
     "admin.change_user": frozenset({"admin"}),

@@ -2,6 +2,7 @@
 
     GET /api/rooms      every room: latest temperature and humidity, age, stale flag, relays, doors
     GET /api/gateways   every gateway: online/offline since when, last seq, counters, gaps in seq
+    GET /api/alerts     active alerts (worst first) and the latest 100 of the history
     GET /api/ingest     messages accepted, repeated, ignored, refused per reason; recent refusals
 
 Each answer carries `now`, the server's time the ages were measured at. Example:
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from dashboard import alerts
 from dashboard.connection import store
 from dashboard.schema import iso
 from gateway.protocol import utc_now
@@ -23,13 +25,21 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 @bp.get("/rooms")
 def rooms() -> Response:
     now = utc_now()
-    return jsonify(now=iso(now), stale_after_s=current_app.config["STALE_AFTER_S"], rooms=store().rooms(now))
+    opened = store()
+    rooms_now = alerts.by_trouble(opened.rooms(now), alerts.active(opened.db.conn))
+    return jsonify(now=iso(now), stale_after_s=current_app.config["STALE_AFTER_S"], rooms=rooms_now)
 
 
 @bp.get("/gateways")
 def gateways() -> Response:
     now = utc_now()
     return jsonify(now=iso(now), gateways=store().gateways(now))
+
+
+@bp.get("/alerts")
+def alerts_now() -> Response:
+    conn = store().db.conn
+    return jsonify(now=iso(utc_now()), active=alerts.active(conn), history=alerts.history(conn, limit=100))
 
 
 @bp.get("/ingest")

@@ -27,7 +27,7 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from dashboard import access, admin, api, audit_views, auth, connection, formatting, overview
+from dashboard import access, admin, alert_views, api, audit_views, auth, connection, formatting, overview
 from dashboard.store import Store
 from hardware.config import SiteConfig
 
@@ -64,8 +64,9 @@ def create_app(site: SiteConfig, *, database: Path | None = None) -> Flask:
     access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
     CSRFProtect(app)
     formatting.init_app(app)
-    for blueprint in (auth.bp, overview.bp, api.bp, admin.bp, audit_views.bp):
+    for blueprint in (auth.bp, overview.bp, api.bp, alert_views.bp, admin.bp, audit_views.bp):
         app.register_blueprint(blueprint)
+    app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_headers)
     return app

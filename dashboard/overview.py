@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
+from dashboard import alerts
 from dashboard.access import allowed
 from dashboard.connection import store
 from gateway.protocol import utc_now
@@ -22,7 +23,7 @@ def overview() -> str:
     return render_template(
         "overview.html",
         site=current_app.config["SITE"],
-        rooms=opened.rooms(now),
+        rooms=alerts.by_trouble(opened.rooms(now), alerts.active(opened.db.conn)),
         gateways=opened.gateways(now),
         # Refused payloads may carry anything: only roles allowed the ingest API see them.
         stats=opened.ingest_stats() if allowed("api.ingest") else None,

@@ -216,6 +216,32 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    (
+        3,
+        "alerts",
+        [
+            # One row per alert: raised by a gateway's event or by the ingest (gateway offline, seq gap),
+            # ended when it clears (kept as history), acknowledged by a person with a comment.
+            """CREATE TABLE alerts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                room TEXT,
+                key TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'alarm')),
+                message TEXT NOT NULL,
+                started TEXT NOT NULL,
+                ended TEXT,
+                acked_by TEXT,
+                acked_at TEXT,
+                comment TEXT NOT NULL DEFAULT ''
+            )""",
+            # At most one active alert per key: a repeated error does not page twice.
+            "CREATE UNIQUE INDEX alerts_active_key ON alerts (site, key) WHERE ended IS NULL",
+            "CREATE INDEX alerts_by_start ON alerts (started)",
+        ],
+    ),
 ]
 
 

@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from dashboard import readout
+from dashboard import alerts, readout
 from dashboard.schema import iso, migrate
 from gateway import protocol
 from hardware.config import SiteConfig
@@ -271,8 +271,10 @@ class Store:
         """
         where = (site, gateway)
         (last,) = self._conn.execute("SELECT last_seq FROM gateways WHERE site = ? AND gateway = ?", where).fetchone()
+        gap_changed = False
         if last is None or seq > last:
             if last is not None and seq > last + 1:
+                gap_changed = True
                 self.db["gaps"].insert(
                     {"site": site, "gateway": gateway, "first": last + 1, "last": seq - 1, "opened": at}
                 )
@@ -284,6 +286,7 @@ class Store:
                 (*where, seq, seq),
             ).fetchone()
             if gap:
+                gap_changed = True
                 first, end, opened = gap
                 self._conn.execute("DELETE FROM gaps WHERE site = ? AND gateway = ? AND first = ?", (*where, first))
                 for a, b in ((first, seq - 1), (seq + 1, end)):
@@ -291,6 +294,11 @@ class Store:
                         self.db["gaps"].insert(
                             {"site": site, "gateway": gateway, "first": a, "last": b, "opened": opened}
                         )
+        if gap_changed:
+            (missing,) = self._conn.execute(
+                "SELECT coalesce(sum(last - first + 1), 0) FROM gaps WHERE site = ? AND gateway = ?", where
+            ).fetchone()
+            alerts.on_gaps(self._conn, site=site, gateway=gateway, missing=missing, at=at)
         self._conn.execute(
             "UPDATE gateways SET messages = messages + 1, last_seen = ? WHERE site = ? AND gateway = ?", (at, *where)
         )
@@ -353,6 +361,7 @@ class Store:
                 "historical": body.historical,
             }
         )
+        alerts.on_event(self._conn, row, body)
         field = SWITCHES.get(body.kind)
         if field and body.room and body.device and isinstance(body.data.get(field), bool):
             self._known_room(row["site"], body.room, row["gateway"])
@@ -431,6 +440,7 @@ class Store:
         )
         if changed:
             log.info("%s is %s (session %d)", message.gateway, body.state, body.session)
+            alerts.on_status(self._conn, site=message.site, gateway=message.gateway, state=body.state, at=at)
         return IngestResult("accepted", kind="status", gateway=message.gateway)
 
     def _refuse(self, topic: str, payload: bytes, reason: str, message: str, at: str) -> IngestResult:

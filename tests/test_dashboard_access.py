@@ -5,6 +5,7 @@ The role-by-route test walks the app's own route map, so a route added without a
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def routes(app) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        url = rule.rule.replace("<name>", "keeper")
+        url = re.sub(r"<int:\w+>", "1", rule.rule).replace("<name>", "keeper")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
     return found

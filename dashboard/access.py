@@ -37,6 +37,9 @@ RULES: dict[str, frozenset[str]] = {
     "api.ingest": TECHNICAL,
     "api.alerts_now": EVERYONE,
     "alerts.page": EVERYONE,
+    "rooms.room": EVERYONE,
+    "rooms.set_band": TECHNICAL,
+    "api.commands": TECHNICAL,
     "alerts.acknowledge": TECHNICAL,  # refused payloads may carry anything: technical staff only
     "admin.users": frozenset({"admin"}),
     "admin.add_user": frozenset({"admin"}),

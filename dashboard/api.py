@@ -3,6 +3,7 @@
     GET /api/rooms      every room: latest temperature and humidity, age, stale flag, relays, doors
     GET /api/gateways   every gateway: online/offline since when, last seq, counters, gaps in seq
     GET /api/alerts     active alerts (worst first) and the latest 100 of the history
+    GET /api/commands   commands sent to gateways: pending, applied or refused, with the gateway's answer
     GET /api/ingest     messages accepted, repeated, ignored, refused per reason; recent refusals
 
 Each answer carries `now`, the server's time the ages were measured at. Example:
@@ -15,6 +16,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from dashboard import alerts
+from dashboard import commands as command_log
 from dashboard.connection import store
 from dashboard.schema import iso
 from gateway.protocol import utc_now
@@ -40,6 +42,11 @@ def gateways() -> Response:
 def alerts_now() -> Response:
     conn = store().db.conn
     return jsonify(now=iso(utc_now()), active=alerts.active(conn), history=alerts.history(conn, limit=100))
+
+
+@bp.get("/commands")
+def commands() -> Response:
+    return jsonify(now=iso(utc_now()), commands=command_log.recent(store().db.conn, limit=50))
 
 
 @bp.get("/ingest")

@@ -27,7 +27,8 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from dashboard import access, admin, alert_views, api, audit_views, auth, connection, formatting, overview
+from dashboard import access, admin, alert_views, api, audit_views, auth, connection, formatting, overview, rooms
+from dashboard.commands import Publisher
 from dashboard.store import Store
 from hardware.config import SiteConfig
 
@@ -35,7 +36,7 @@ CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; frame-ances
 """Only our own scripts, styles and images: the page works on a site without internet, injected markup cannot run."""
 
 
-def create_app(site: SiteConfig, *, database: Path | None = None) -> Flask:
+def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publisher | None = None) -> Flask:
     """The dashboard for `site`, reading `database` (default: the site's `dashboard_database`).
 
     The database is created and migrated here if it is new, and the site's configured rooms and
@@ -46,6 +47,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None) -> Flask:
         SITE=site,
         DATABASE=Path(database or site.dashboard_database),
         STALE_AFTER_S=site.dashboard.stale_after_s,
+        PUBLISH=publish,  # sends commands to gateways; None where no broker is connected (pages still work)
     )
     app.config.update(
         SECRET_KEY=_session_key(site),
@@ -64,7 +66,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None) -> Flask:
     access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
     CSRFProtect(app)
     formatting.init_app(app)
-    for blueprint in (auth.bp, overview.bp, api.bp, alert_views.bp, admin.bp, audit_views.bp):
+    for blueprint in (auth.bp, overview.bp, rooms.bp, api.bp, alert_views.bp, admin.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})
     app.register_error_handler(HTTPException, _http_error)

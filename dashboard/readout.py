@@ -65,6 +65,7 @@ def rooms(db: sqlite_utils.Database, now: datetime, stale_after_s: float) -> lis
                 "stale": age is None or age > stale_after_s,
                 "state": max(states, key=SENSOR_STATES.index, default=None),
                 "sensors": [{k: v for k, v in s.items() if k != "value_seq"} for s in of_room],
+                "humidity_band": [room["humidity_low"], room["humidity_high"]] if room["humidity_low"] else None,
                 "relays": [_device(d, "on") for d in devices[key] if d["kind"] == "relay"],
                 "doors": [_device(d, "open") for d in devices[key] if d["kind"] == "door"],
             }

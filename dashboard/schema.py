@@ -242,6 +242,28 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX alerts_by_start ON alerts (started)",
         ],
     ),
+    (
+        4,
+        "commands to gateways, rooms' humidity band as applied",
+        [
+            # A command the dashboard sent: pending until the gateway's ack says applied or refused.
+            """CREATE TABLE commands (
+                id TEXT PRIMARY KEY,
+                site TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                name TEXT NOT NULL,
+                args TEXT NOT NULL,
+                by TEXT NOT NULL,
+                sent TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'refused')),
+                detail TEXT NOT NULL DEFAULT '',
+                answered TEXT
+            )""",
+            "CREATE INDEX commands_by_sent ON commands (sent)",
+            "ALTER TABLE rooms ADD COLUMN humidity_low REAL",
+            "ALTER TABLE rooms ADD COLUMN humidity_high REAL",
+        ],
+    ),
 ]
 
 

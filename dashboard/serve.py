@@ -44,12 +44,12 @@ def serve(
     stops the web server and the ingest cleanly. Must run in the main thread (it handles signals).
     """
     database = site.dashboard_database
-    app = create_app(site, database=database)
+    ingest = Ingest(site, database, host=broker_host, port=broker_port, username="dashboard", password=password)
+    app = create_app(site, database=database, publish=ingest.publish)  # commands go out on its connection
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="storeroom-dashboard")
     except OSError as exc:  # the port is taken, or the address is not this machine's
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    ingest = Ingest(site, database, host=broker_host, port=broker_port, username="dashboard", password=password)
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ingest.start()

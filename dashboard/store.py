@@ -229,6 +229,10 @@ class Store:
             self.db["acks"].insert(
                 {**row, "command": body.command, "command_id": body.command_id, "ok": body.ok, "detail": body.detail}
             )
+            self._conn.execute(
+                "UPDATE commands SET state = ?, detail = ?, answered = ? WHERE id = ? AND gateway = ?",
+                ("applied" if body.ok else "refused", body.detail, at, body.command_id, gateway),
+            )
         return IngestResult("accepted", kind=message.kind, gateway=gateway, seq=body.seq)
 
     def _seen(self, message: protocol.Message, at: str) -> IngestResult | None:
@@ -397,6 +401,11 @@ class Store:
                 self._switch(row, room.id, relay.id, "relay", relay.on, relay.kind)
             for door in room.doors:
                 self._switch(row, room.id, door.id, "door", door.open, None)
+            if room.humidity_band:
+                self._conn.execute(
+                    "UPDATE rooms SET humidity_low = ?, humidity_high = ? WHERE site = ? AND room = ?",
+                    (*room.humidity_band, site, room.id),
+                )
 
     def _known_room(self, site: str, room: str, gateway: str) -> None:
         self._conn.execute("INSERT OR IGNORE INTO rooms (site, room, gateway) VALUES (?, ?, ?)", (site, room, gateway))

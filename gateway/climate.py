@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
+from gateway.protocol import check_band
 from hardware.config import Climate
 from sensors.climate import ClimateSample
 
@@ -45,9 +46,16 @@ class Hygrostat:
     """
 
     def __init__(self, climate: Climate) -> None:
-        self.on_above = climate.humidity_rh.high
-        self.off_below = climate.humidity_rh.high - climate.hysteresis_rh
+        self.hysteresis_rh = climate.hysteresis_rh
         self.running = False
+        self.set_band(climate.humidity_rh.low, climate.humidity_rh.high)
+
+    def set_band(self, low: float, high: float) -> None:
+        """A new target band (from the config, or a command from the dashboard)."""
+        check_band(low, high, self.hysteresis_rh)
+        self.band = (low, high)
+        self.on_above = high
+        self.off_below = high - self.hysteresis_rh
 
     def decide(self, humidity_rh: float | None) -> bool:
         if humidity_rh is not None:

@@ -112,6 +112,8 @@ class RoomState(BaseModel):
     sensors: list[Ident] = []
     relays: list[RelayState] = []
     doors: list[DoorState] = []
+    humidity_band: tuple[float, float] | None = None
+    """The hygrostat's target band (low, high) in % RH, as the gateway applies it now."""
 
 
 class Birth(_Sequenced):
@@ -133,6 +135,17 @@ class Ack(_Sequenced):
     command_id: Annotated[str, Field(min_length=1, max_length=64)]
     ok: bool
     detail: Text = ""
+
+
+def check_band(low: float, high: float, hysteresis_rh: float) -> None:
+    """A humidity band (the `set_band` command's `low` and `high`) a hygrostat with this hysteresis can keep.
+
+    Raises ValueError naming what is wrong. The dashboard checks before sending, the gateway on receipt.
+    """
+    if not (0 <= low < high <= 100):
+        raise ValueError(f"band {low}-{high} % RH: need 0 <= low < high <= 100")
+    if high - low <= hysteresis_rh:
+        raise ValueError(f"band {low}-{high} % RH is narrower than the hysteresis of {hysteresis_rh} % RH")
 
 
 Kind = Literal["status", "birth", "telemetry", "event", "cmd", "ack"]

@@ -16,6 +16,7 @@ from gateway import protocol
 from gateway.climate import Hygrostat, combine
 from gateway.link import Link
 from gateway.outbox import Outbox
+from gateway.settings import Settings
 from gateway.timesync import clock_synced
 from hardware.board import Board, pin_factory
 from hardware.clock import Clock, SimClock, WallClock
@@ -65,6 +66,16 @@ class GatewayService:
         }
         self.samples: dict[str, dict[str, ClimateSample]] = {room.id: {} for room in self.rooms}
         self.hygrostats = {room.id: Hygrostat(room.climate) for room in self.rooms}
+        self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
+        if self.settings.damaged:
+            log.error("%s", self.settings.damaged)
+        for room_id, band in (self.settings.get("humidity_bands") or {}).items():
+            try:
+                self.hygrostats[room_id].set_band(*band)
+            except (KeyError, TypeError, ValueError) as exc:  # a room since removed, a band now invalid
+                log.error("ignored the saved humidity band of %s (%s); using the config's", room_id, exc)
+        # Sampling and commands (on the link's thread) both switch relays: one decision at a time.
+        self._control_lock = threading.Lock()
         self._failures: dict[tuple[str, str], int] = {}
 
         self.topics = protocol.Topics(site.site.id, gateway_id)
@@ -170,6 +181,10 @@ class GatewayService:
             )
 
     def _control(self, room_id: str) -> None:
+        with self._control_lock:
+            self._switch_relays(room_id)
+
+    def _switch_relays(self, room_id: str) -> None:
         climate = combine(self.samples[room_id])
         want = self.hygrostats[room_id].decide(climate.humidity_rh)
         room = next(r for r in self.rooms if r.id == room_id)
@@ -234,6 +249,24 @@ class GatewayService:
 
     # -- sessions and commands ----------------------------------------------------------------
 
+    def _set_band(self, args: dict[str, object]) -> tuple[bool, str]:
+        """`set_band` {room, low, high}: a room's humidity target band, applied at once and kept."""
+        room, low, high = args.get("room"), args.get("low"), args.get("high")
+        if room not in self.hygrostats:
+            return False, f"room {room!r} is not on this gateway ({', '.join(self.hygrostats)})"
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+            return False, "low and high must be numbers (% RH)"
+        try:
+            self.hygrostats[room].set_band(float(low), float(high))
+        except ValueError as exc:
+            return False, str(exc)
+        bands = dict(self.settings.get("humidity_bands") or {})
+        bands[room] = [float(low), float(high)]
+        self.settings.set("humidity_bands", bands)
+        self._control(room)
+        self._birth(self.link.session)  # the dashboard sees the band now in force
+        return True, f"{room}: humidity band {low}-{high} % RH applied"
+
     def _on_session(self, session: int) -> None:
         """Every new connection starts with a birth: the dashboard learns the whole current state."""
         self._birth(session)
@@ -251,6 +284,7 @@ class GatewayService:
                 doors=[
                     protocol.DoorState(id=d.id, open=not self.board.door(room.id, d.id).is_pressed) for d in room.doors
                 ],
+                humidity_band=self.hygrostats[room.id].band,
             )
             for room in self.rooms
         ]
@@ -274,6 +308,8 @@ class GatewayService:
                 for sensor_id, sample in samples.items():
                     self._publish_reading(room_id, sensor_id, sample)
             ok, detail = True, "state republished"
+        elif name == "set_band":
+            ok, detail = self._set_band(command.args)
         else:
             ok, detail = False, f"unknown command {name!r}"
         log.info("command %s from %s: %s", name, command.by or "?", detail)

@@ -29,6 +29,7 @@ TECHNICAL = frozenset({"facilities", "admin"})
 
 RULES: dict[str, frozenset[str]] = {
     "static": PUBLIC,  # styles and scripts only; no data is ever a static file
+    "vendor.asset": PUBLIC,  # libraries from npm, likewise
     "auth.login": PUBLIC,
     "auth.logout": EVERYONE,
     "overview.overview": EVERYONE,
@@ -40,6 +41,7 @@ RULES: dict[str, frozenset[str]] = {
     "rooms.room": EVERYONE,
     "rooms.set_band": TECHNICAL,
     "api.commands": TECHNICAL,
+    "api.history": EVERYONE,
     "alerts.acknowledge": TECHNICAL,  # refused payloads may carry anything: technical staff only
     "admin.users": frozenset({"admin"}),
     "admin.add_user": frozenset({"admin"}),

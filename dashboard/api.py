@@ -2,6 +2,7 @@
 
     GET /api/rooms      every room: latest temperature and humidity, age, stale flag, relays, doors
     GET /api/gateways   every gateway: online/offline since when, last seq, counters, gaps in seq
+    GET /api/rooms/<room>/history?period=24h|7d|30d   temperature and humidity averaged into 360 points
     GET /api/alerts     active alerts (worst first) and the latest 100 of the history
     GET /api/commands   commands sent to gateways: pending, applied or refused, with the gateway's answer
     GET /api/ingest     messages accepted, repeated, ignored, refused per reason; recent refusals
@@ -13,15 +14,20 @@ Each answer carries `now`, the server's time the ages were measured at. Example:
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from datetime import timedelta
 
-from dashboard import alerts
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from dashboard import alerts, readout
 from dashboard import commands as command_log
 from dashboard.connection import store
 from dashboard.schema import iso
 from gateway.protocol import utc_now
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+HISTORY_POINTS = 360
+"""Points per chart: averages over equal slices of the period, enough for a screen, light for a phone."""
 
 
 @bp.get("/rooms")
@@ -36,6 +42,18 @@ def rooms() -> Response:
 def gateways() -> Response:
     now = utc_now()
     return jsonify(now=iso(now), gateways=store().gateways(now))
+
+
+@bp.get("/rooms/<room_id>/history")
+def history(room_id: str) -> Response:
+    period = request.args.get("period", "24h")
+    if period not in PERIODS:
+        abort(400, description=f"period must be one of {', '.join(PERIODS)}")
+    now = utc_now()
+    span = PERIODS[period]
+    site = current_app.config["SITE"].site.id
+    points = readout.history(store().db, site, room_id, since=now - span, until=now, buckets=HISTORY_POINTS)
+    return jsonify(now=iso(now), room=room_id, period=period, points=points)
 
 
 @bp.get("/alerts")

@@ -27,7 +27,19 @@ from flask import Flask, Response, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from dashboard import access, admin, alert_views, api, audit_views, auth, connection, formatting, overview, rooms
+from dashboard import (
+    access,
+    admin,
+    alert_views,
+    api,
+    audit_views,
+    auth,
+    connection,
+    formatting,
+    overview,
+    rooms,
+    vendor,
+)
 from dashboard.commands import Publisher
 from dashboard.store import Store
 from hardware.config import SiteConfig
@@ -66,7 +78,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
     access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
     CSRFProtect(app)
     formatting.init_app(app)
-    for blueprint in (auth.bp, overview.bp, rooms.bp, api.bp, alert_views.bp, admin.bp, audit_views.bp):
+    for blueprint in (auth.bp, overview.bp, rooms.bp, api.bp, vendor.bp, alert_views.bp, admin.bp, audit_views.bp):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})
     app.register_error_handler(HTTPException, _http_error)

@@ -169,3 +169,20 @@ def test_the_page_rides_out_the_server_going_away_and_coming_back(server, store,
     server.start()
     expect(page.locator("body")).to_have_attribute("data-live", "true", timeout=10_000)
     expect(field(page, "east-stack", "humidity")).to_have_text("48.2")
+
+
+def test_the_room_page_charts_a_day_of_readings_with_the_target_band(server, store, page):
+    for seq in range(1, 289):  # a reading every 5 minutes for the last 24 h, humidity swinging 50-62 %
+        send_reading(store, seq, humidity=56 + 6 * ((seq % 24) / 12 - 1), age_s=(288 - seq) * 300)
+    page.goto(server.url + "rooms/east-stack")
+    status = page.locator('[data-field="chart-status"]')
+    expect(status).to_contain_text("points")
+    assert page.locator("#humidity-chart canvas").count() == 1
+    assert page.locator("#temperature-chart canvas").count() == 1
+    # The band is drawn as two more series beside the humidity.
+    legend = page.locator("#humidity-chart .u-legend").inner_text()
+    assert "low 下限" in legend and "high 上限" in legend
+    page.click('button[data-period="7d"]')
+    expect(page.locator('button[data-period="7d"]')).to_have_attribute("aria-pressed", "true")
+    expect(status).to_contain_text("points")
+    page.screenshot(path=str(server.app.config["DATABASE"].with_name("room.png")), full_page=True)

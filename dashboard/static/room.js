@@ -1,0 +1,69 @@
+// The room page's charts: temperature and humidity over 24 h / 7 d / 30 d, with the room's target band.
+// uPlot (from npm, served by the dashboard itself) draws; the data comes from /api/rooms/<room>/history.
+(function () {
+  "use strict";
+  const box = document.getElementById("charts");
+  if (!box || typeof uPlot === "undefined") return;
+  const status = box.querySelector('[data-field="chart-status"]');
+  const bands = {
+    humidity: JSON.parse(box.dataset.humidityBand || "null"),
+    temperature: JSON.parse(box.dataset.temperatureBand || "null"),
+  };
+  let period = "24h";
+  const charts = {};
+
+  function width() {
+    return Math.max(280, Math.min(box.clientWidth - 8, 900));
+  }
+
+  function options(title, unit, colour, band) {
+    const series = [{}, { label: title, stroke: colour, width: 2, value: (u, v) => (v == null ? "—" : v.toFixed(1) + " " + unit) }];
+    if (band) {
+      series.push({ label: "low 下限", stroke: "#2e7d32", dash: [6, 4], width: 1, points: { show: false } });
+      series.push({ label: "high 上限", stroke: "#c62828", dash: [6, 4], width: 1, points: { show: false } });
+    }
+    return { width: width(), height: 220, series: series, axes: [{}, { label: unit }] };
+  }
+
+  function draw(name, title, unit, colour, points, field) {
+    const band = bands[name];
+    const xs = points.map((p) => p.t);
+    const data = [xs, points.map((p) => p[field])];
+    if (band) {
+      data.push(xs.map(() => band[0]));
+      data.push(xs.map(() => band[1]));
+    }
+    const target = document.getElementById(name + "-chart");
+    if (charts[name]) charts[name].destroy();
+    charts[name] = new uPlot(options(title, unit, colour, band), data, target);
+  }
+
+  async function load() {
+    try {
+      const response = await fetch(box.dataset.history + "?period=" + period, { cache: "no-store" });
+      if (response.status === 401) {
+        window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+        return;
+      }
+      if (!response.ok) throw new Error("history answered " + response.status);
+      const body = await response.json();
+      draw("humidity", "RH 湿度", "% RH", "#1565c0", body.points, "humidity_rh");
+      draw("temperature", "T 温度", "°C", "#ef6c00", body.points, "temperature_c");
+      status.textContent = body.points.length + " points 点 · " + new Date(body.now).toLocaleTimeString();
+    } catch (error) {
+      status.textContent = "history unavailable, retrying 暂无历史数据，重试中";
+    }
+  }
+
+  for (const button of box.querySelectorAll("button[data-period]")) {
+    button.addEventListener("click", () => {
+      period = button.dataset.period;
+      for (const other of box.querySelectorAll("button[data-period]")) {
+        other.setAttribute("aria-pressed", String(other === button));
+      }
+      load();
+    });
+  }
+  load();
+  setInterval(load, 60000);
+})();

@@ -42,6 +42,7 @@ RULES: dict[str, frozenset[str]] = {
     "rooms.set_band": TECHNICAL,
     "api.commands": TECHNICAL,
     "api.history": EVERYONE,
+    "stream.stream": EVERYONE,
     "alerts.acknowledge": TECHNICAL,  # refused payloads may carry anything: technical staff only
     "admin.users": frozenset({"admin"}),
     "admin.add_user": frozenset({"admin"}),

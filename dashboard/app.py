@@ -38,6 +38,7 @@ from dashboard import (
     formatting,
     overview,
     rooms,
+    stream,
     vendor,
 )
 from dashboard.commands import Publisher
@@ -78,7 +79,17 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
     access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
     CSRFProtect(app)
     formatting.init_app(app)
-    for blueprint in (auth.bp, overview.bp, rooms.bp, api.bp, vendor.bp, alert_views.bp, admin.bp, audit_views.bp):
+    for blueprint in (
+        auth.bp,
+        overview.bp,
+        rooms.bp,
+        api.bp,
+        stream.bp,
+        vendor.bp,
+        alert_views.bp,
+        admin.bp,
+        audit_views.bp,
+    ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})
     app.register_error_handler(HTTPException, _http_error)

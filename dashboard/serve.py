@@ -36,7 +36,7 @@ def serve(
     broker_host: str,
     broker_port: int,
     password: str,
-    threads: int = 8,
+    threads: int = 16,
 ) -> None:
     """Serve the dashboard of `site` on host:port, fed from the broker at broker_host:broker_port.
 

@@ -142,7 +142,7 @@ class Broker:
     def url(self, account: str = ACCOUNT_VIEWER) -> str:
         return f"mqtt://{account}:{self.password(account)}@{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> Broker:
+    def start(self, timeout: float = 30.0) -> Broker:
         if self.running:
             return self
         mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

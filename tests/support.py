@@ -42,7 +42,7 @@ def write_site(
     return path
 
 
-def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condition", every: float = 0.1) -> T:
+def wait_until(check: Callable[[], T], timeout: float = 60.0, what: str = "condition", every: float = 0.1) -> T:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
     end = time.monotonic() + timeout
     while True:

@@ -245,3 +245,26 @@ def test_the_labels_for_live_updates_are_valid_json_in_the_page(client):
 def test_the_docstring_example_runs(monkeypatch):
     monkeypatch.chdir(Path(__file__).parents[1])  # the example names the demo config from the repository's root
     assert doctest.testmod(dashboard.app).failed == 0
+
+
+# -- the live stream ----------------------------------------------------------------------------------
+
+
+def test_the_live_stream_sends_snapshots_as_server_sent_events(client, store):
+    send_reading(store, 1, humidity=57.5)
+    answer = client.get("/api/stream", buffered=False)
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/event-stream"
+    chunks = answer.response
+    assert next(chunks).startswith(b"retry: ")
+    event = next(chunks).decode()
+    answer.close()
+    assert event.startswith("event: snapshot\ndata: ")
+    snapshot = json.loads(event.split("data: ", 1)[1])
+    east = next(r for r in snapshot["rooms"]["rooms"] if r["id"] == "east-stack")
+    assert east["humidity_rh"] == 57.5
+    assert {g["id"] for g in snapshot["gateways"]["gateways"]} == {"gw-east", "gw-west"}
+
+
+def test_the_live_stream_needs_a_login(app):
+    assert app.test_client().get("/api/stream").status_code == 401

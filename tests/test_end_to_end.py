@@ -107,7 +107,7 @@ def test_a_broker_outage_loses_nothing_and_counts_nothing_twice(site, broker, in
     wait_until(lambda: east.outbox_counts()[0] < 5, timeout=60, what="the backlog to drain")
     assert east.stop() == 0
     _, last = east.outbox_counts()
-    wait_until(lambda: len(seqs(site, "gw-east")) >= last, timeout=30, what=f"all {last} messages at the dashboard")
+    wait_until(lambda: len(seqs(site, "gw-east")) >= last, what=f"all {last} messages at the dashboard")
     assert seqs(site, "gw-east") == list(range(1, last + 1))
     historical = stored(site, "SELECT count(*) FROM messages WHERE gateway = 'gw-east' AND historical")[0][0]
     assert historical >= 300, "the backlog is marked historical"
@@ -122,7 +122,7 @@ def test_a_gateway_killed_mid_stream_continues_its_seq_and_loses_nothing(site, c
         wait_until(lambda: again.outbox_counts()[1] >= last_before + 20, what="the restarted gateway to go on")
         assert again.stop() == 0
         _, last = again.outbox_counts()
-    wait_until(lambda: len(seqs(site, "gw-east")) >= last, timeout=30, what=f"all {last} messages")
+    wait_until(lambda: len(seqs(site, "gw-east")) >= last, what=f"all {last} messages")
     assert seqs(site, "gw-east") == list(range(1, last + 1))
 
 

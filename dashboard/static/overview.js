@@ -1,4 +1,5 @@
-// Keeps the overview page live: polls the JSON API every 2 s and updates the values in place.
+// Keeps the overview page live: a server-sent event stream (polling the JSON API every 2 s as the
+// fallback) updates the values in place.
 // The page is complete as served; this only refreshes it. No libraries, no external assets.
 // When a request fails the page keeps its last values, says updates are paused, and tries again.
 "use strict";
@@ -167,6 +168,18 @@
     setField(document, "live", text);
   }
 
+  function render(rooms, gateways, ingest) {
+    const roomList = document.getElementById("rooms");
+    for (const room of rooms.rooms) renderRoom(findOrAdd(roomList, "data-room", room.id, "room-template"), room);
+    const gatewayList = document.getElementById("gateways");
+    for (const gateway of gateways.gateways) {
+      renderGateway(findOrAdd(gatewayList, "data-gateway", gateway.id, "gateway-template"), gateway);
+    }
+    if (ingest) renderIngest(ingest);
+    setLive(true, rooms.now);
+  }
+
+  // Polling: the fallback when the server cannot hold a stream for us (or the browser has no EventSource).
   async function refresh() {
     try {
       // The ingest section is on the page only for roles allowed to see it.
@@ -176,14 +189,7 @@
         getJSON("api/gateways"),
         showIngest ? getJSON("api/ingest") : null,
       ]);
-      const roomList = document.getElementById("rooms");
-      for (const room of rooms.rooms) renderRoom(findOrAdd(roomList, "data-room", room.id, "room-template"), room);
-      const gatewayList = document.getElementById("gateways");
-      for (const gateway of gateways.gateways) {
-        renderGateway(findOrAdd(gatewayList, "data-gateway", gateway.id, "gateway-template"), gateway);
-      }
-      if (ingest) renderIngest(ingest);
-      setLive(true, rooms.now);
+      render(rooms, gateways, ingest);
     } catch (error) {
       // The server restarting or the network dropping is routine: keep the last values and try again.
       setLive(false);
@@ -192,5 +198,21 @@
     }
   }
 
-  refresh();
+  // Server-sent events: the server pushes a snapshot when the data changes (and every few seconds, so
+  // ages move). EventSource reconnects by itself after a drop; if the server refuses the stream
+  // (too many open, or the session ended) we fall back to polling, which also handles the login.
+  function stream() {
+    if (typeof EventSource === "undefined") return refresh();
+    const source = new EventSource("api/stream");
+    source.addEventListener("snapshot", (event) => {
+      const data = JSON.parse(event.data);
+      render(data.rooms, data.gateways, data.ingest);
+    });
+    source.addEventListener("error", () => {
+      setLive(false);
+      if (source.readyState === EventSource.CLOSED) refresh();
+    });
+  }
+
+  stream();
 })();

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
 import click
 
 from hardware.config import ConfigError, SiteConfig, load
+from hardware.process import StopSignals
 
 
 def _site(path: str) -> SiteConfig:
@@ -75,9 +74,7 @@ def run(config_path: str, gateway_id: str | None, broker: str | None, verbose: b
         click.echo(str(exc), err=True)
         raise SystemExit(2) from None
     service = GatewayService(site, gid, password=password, broker_host=host, broker_port=port)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals().event
     click.echo(f"gateway {gid}: running (outbox {service.outbox.path}); Ctrl-C stops it", err=True)
     service.run(stop)
     click.echo(f"gateway {gid}: stopped", err=True)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-
 import click
 
 from hardware.broker import Broker, BrokerError
 from hardware.config import ConfigError, load
+from hardware.process import StopSignals
 
 
 @click.group()
@@ -29,9 +27,7 @@ def run(config_path: str, port: int | None) -> None:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(2) from None
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals().event
     try:
         with Broker(site, port=port) as running:
             running.start()

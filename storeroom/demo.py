@@ -8,7 +8,6 @@ on Ctrl-C or SIGTERM, and stops everything if one part dies, so no process is le
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from dashboard.audit import record
 from dashboard.users import ROLES, connect, ensure_demo_users
 from hardware.broker import Broker, BrokerError, ensure_passwords
 from hardware.config import ConfigError, SiteConfig, load
-from hardware.process import die_with_parent
+from hardware.process import StopSignals, die_with_parent
 
 DEMO_CONFIG = Path(str(resources.files("hardware") / "configs" / "demo.toml"))
 
@@ -139,9 +138,7 @@ def demo(config_path: str, port: int) -> None:
         click.echo(f"{config_path}: the demo runs simulated sites only (hardware.backend = 'sim')", err=True)
         raise SystemExit(2)
 
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignals().event
     running = Demo(site, Path(config_path).resolve(), listen_port=free_port(port))
     try:
         created = running.start()

@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from gateway import protocol
+from hardware.config import load
 from hardware.process import die_with_parent
 from tests.support import login_page, wait_until, write_site
 
@@ -136,6 +138,65 @@ def test_anyone_can_watch_with_mosquitto_sub_and_the_printed_url(demo):
     )  # fmt: skip
     assert watched.returncode == 0, watched.stderr
     assert "storeroom/demo/" in watched.stdout
+
+
+def test_facilities_acknowledge_an_alert_with_a_comment(demo, page):
+    # A gateway reports a failing sensor (published with its own account, as its daemon would).
+    secrets = load(demo.config_path).storage.secrets
+    url = urlparse(demo.mqtt)
+    event = protocol.Event(
+        id="test-alarm", seq=10_000_000, ts=protocol.utc_now(), kind="device_error", severity="warning",
+        room="east-stack", device="dht-9", message="DHT sensor not found, check wiring",
+    )  # fmt: skip
+    subprocess.run(
+        ["mosquitto_pub", "-h", url.hostname, "-p", str(url.port), "-u", "gw-east",
+         "-P", (secrets / "gw-east.password").read_text().strip(), "-q", "1",
+         "-t", "storeroom/demo/gw-east/event/device_error", "-m", event.to_json().decode()],
+        check=True, timeout=20,
+    )  # fmt: skip
+    login_page(page, demo.dashboard, "facilities", demo.passwords["facilities"])
+    page.goto(demo.dashboard + "alerts/")
+    row = page.locator("#active-alerts tr", has_text="DHT sensor not found")
+    expect(row).to_be_visible()
+    row.locator('input[name="comment"]').fill("cable reseated 已重新插好")
+    row.get_by_role("button", name="Acknowledge 确认").click()
+    expect(page.locator("#active-alerts tr", has_text="DHT sensor not found")).to_contain_text(
+        "cable reseated 已重新插好"
+    )
+
+
+def test_facilities_change_a_band_and_see_the_gateway_apply_it(demo, page):
+    login_page(page, demo.dashboard, "facilities", demo.passwords["facilities"])
+    page.goto(demo.dashboard + "rooms/west-stack")
+    page.fill('input[name="low"]', "46")
+    page.fill('input[name="high"]', "57")
+    page.get_by_role("button", name="Send to gateway 发送到网关").click()
+    wait_until(
+        lambda: page.reload() or "applied 已执行" in page.locator("table.commands").inner_text(),
+        what="the gateway to apply the band",
+    )
+    expect(page.locator('[data-field="band"]')).to_contain_text("46.0–57.0 % RH")
+
+
+def test_a_keeper_is_refused_the_admin_pages(demo, page):
+    login_page(page, demo.dashboard, "keeper", demo.passwords["keeper"])
+    for path in ("admin/users", "audit/"):
+        answer = page.goto(demo.dashboard + path)
+        assert answer.status == 403
+    assert page.locator("nav.account").get_by_text("Users 用户").count() == 0
+
+
+def test_the_overview_fits_a_phone(demo, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    try:
+        login_page(phone, demo.dashboard, "keeper", demo.passwords["keeper"])
+        phone.goto(demo.dashboard)
+        expect(phone.locator('[data-room="east-stack"]')).to_be_visible()
+        # Nothing wider than the screen: no sideways scrolling at a shelf.
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
 
 
 def test_ctrl_c_stops_everything_and_leaves_no_process(demo):

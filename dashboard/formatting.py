@@ -6,7 +6,9 @@ value reads the same whether the server rendered it or the live update did. Full
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -64,6 +66,19 @@ def gaps_text(gaps: list[dict[str, Any]]) -> str:
     )
 
 
+def local_time(stored: str | None, zone: str) -> str:
+    """A stored UTC time as the site's wall clock reads it: '2026-11-22 20:45:22 CST'.
+
+    The database keeps UTC; people read the storeroom's local time (Asia/Shanghai for the demo).
+    """
+    if not stored:
+        return LABELS["no_value"]
+    moment = datetime.fromisoformat(stored).astimezone(ZoneInfo(zone))
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def init_app(app: Flask) -> None:
+    zone = app.config["SITE"].site.timezone
     app.jinja_env.filters.update(age=age_text, value=value_text, switch=switch_text, gaps=gaps_text)
+    app.jinja_env.filters["local"] = lambda stored: local_time(stored, zone)
     app.jinja_env.globals.update(LABELS=LABELS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -120,3 +122,13 @@ def test_the_overview_puts_rooms_in_trouble_first(app, store):
     rooms = client.get("/api/rooms").json["rooms"]
     assert [r["id"] for r in rooms] == ["west-stack", "east-stack"]
     assert client.get("/api/alerts").json["active"][0]["kind"] == "gateway_offline"
+
+
+def test_times_are_shown_in_the_sites_time_zone(app, store):
+    store.ingest(EAST.event("device_error"), event(1, "device_error", device="dht-1", message="no response"))
+    (alert,) = active(app)
+    client = app.test_client()
+    login(client, "kim")
+    html = client.get("/alerts/").get_data(as_text=True)
+    started = datetime.fromisoformat(alert["started"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert started.strftime("%Y-%m-%d %H:%M:%S CST") in html  # stored in UTC, shown in Shanghai time

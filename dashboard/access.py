@@ -15,7 +15,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from dashboard.audit import record
 from dashboard.connection import people
@@ -32,6 +33,7 @@ RULES: dict[str, frozenset[str]] = {
     "vendor.asset": PUBLIC,  # libraries from npm, likewise
     "auth.login": PUBLIC,
     "auth.logout": EVERYONE,
+    "auth.language": EVERYONE,
     "overview.overview": EVERYONE,
     "api.rooms": EVERYONE,
     "api.gateways": EVERYONE,
@@ -50,6 +52,11 @@ RULES: dict[str, frozenset[str]] = {
     "audit.trail": frozenset({"auditor"}),
     "audit.export": frozenset({"auditor"}),
 }
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is defined; it is translated where it is shown."""
+    return message
 
 
 @dataclass(frozen=True)
@@ -122,24 +129,23 @@ def _guard() -> Response | None:
             response.headers["WWW-Authenticate"] = 'Bearer realm="storeroom"'
             return response
         return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
-    refusal = None
+    refusal = None  # (msgid, its values): English in the audit trail and the API, translated on the page
     if rule is None:
         log.error("no access rule for endpoint %r: refused to everyone", endpoint)
-        refusal = "no access rule for this page"
+        refusal = (N_("no access rule for this page"), {})
     elif visitor.user.role not in rule:
-        refusal = f"role {visitor.user.role} may not open this"
+        refusal = (N_("role %(role)s may not open this"), {"role": visitor.user.role})
     elif visitor.by_token and request.method not in ("GET", "HEAD"):
-        refusal = "API tokens are read-only"
+        refusal = (N_("API tokens are read-only"), {})
     if refusal is None:
         return None
-    audit("access_denied", request.path, method=request.method, reason=refusal)
+    english = refusal[0] % refusal[1]
+    audit("access_denied", request.path, method=request.method, reason=english)
     if _is_api():
-        response = jsonify(error="forbidden", status=403, message=refusal)
+        response = jsonify(error="forbidden", status=403, message=english)
         response.status_code = 403
         return response
-    from flask import render_template
-
-    return Response(render_template("forbidden.html", reason=refusal), status=403)
+    return Response(render_template("forbidden.html", reason=gettext(refusal[0], **refusal[1])), status=403)
 
 
 def init_app(app: Flask) -> None:

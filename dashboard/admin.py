@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from dashboard.access import audit, current
 from dashboard.connection import people
@@ -25,7 +26,7 @@ def add_user() -> Response:
         flash(str(exc), "error")
     else:
         audit("user_added", name, role=role)
-        flash(f"User {name} added. 已添加用户。", "ok")
+        flash(_("User %(name)s added.", name=name), "ok")
     return redirect(url_for("admin.users"))
 
 
@@ -48,5 +49,5 @@ def change_user(name: str) -> Response:
         flash(str(exc), "error")
     else:
         audit(f"user_{action}", name)
-        flash(f"{name}: {action} done. 已完成。", "ok")
+        flash(_("%(name)s: done.", name=name), "ok")
     return redirect(url_for("admin.users"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from dashboard import alerts
 from dashboard.access import audit, current
@@ -27,7 +28,7 @@ def acknowledge(alert_id: int) -> Response:
     if not alerts.acknowledge(people(), alert_id, by=visitor.user.name, at=iso(utc_now()), comment=comment):
         abort(404)
     audit("alert_acknowledged", f"alert/{alert_id}", comment=comment)
-    flash(f"Alert {alert_id} acknowledged. 已确认。", "ok")
+    flash(_("Alert %(id)s acknowledged.", id=alert_id), "ok")
     return redirect(url_for("alerts.page"))
 
 

@@ -39,6 +39,7 @@ from dashboard import (
     overview,
     rooms,
     stream,
+    translations,
     vendor,
 )
 from dashboard.commands import Publisher
@@ -76,6 +77,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         store.sync_config(site)
 
     connection.init_app(app)
+    translations.init_app(app)
     access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
     CSRFProtect(app)
     formatting.init_app(app)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
-from dashboard.access import audit, remote
+from dashboard.access import audit, current, remote
 from dashboard.audit import record
 from dashboard.connection import people
-from dashboard.users import THROTTLE_WINDOW, Users
+from dashboard.users import THROTTLE_WINDOW, UserError, Users
 
 bp = Blueprint("auth", __name__)
 
@@ -36,12 +37,12 @@ def login() -> Response | str | tuple[str, int]:
     if users.throttled(name):
         record(people(), actor=name or "?", action="login_throttled", remote=remote())
         minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        error = f"Too many failed attempts; try again in {minutes} minutes. 尝试次数过多，请稍后再试。"
+        error = _("Too many failed attempts; try again in %(minutes)s minutes.", minutes=minutes)
         return render_template("login.html", next=target, error=error), 429
     user = users.authenticate(name, password, remote())
     if user is None:
         record(people(), actor=name or "?", action="login_failed", remote=remote())
-        error = "Wrong user name or password. 用户名或密码错误。"
+        error = _("Wrong user name or password.")
         return render_template("login.html", next=target, error=error), 401
     session.clear()  # a fresh session: nothing from before the login carries over
     session["uid"] = user.id
@@ -55,3 +56,16 @@ def logout() -> Response:
     audit("logout")
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def language() -> Response:
+    """A user's own language for the pages, kept with the user."""
+    visitor = current()
+    assert visitor is not None  # the access guard lets only logged-in users here
+    choice = request.form.get("language", "")
+    try:
+        Users(people()).set_language(visitor.user.id, choice)
+    except UserError:
+        abort(400, description=f"unknown language {choice!r}")
+    return redirect(_safe_next(request.form.get("next")))

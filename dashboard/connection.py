@@ -21,6 +21,9 @@ def store() -> Store:
         g.store = Store(
             current_app.config["DATABASE"], readonly=True, stale_after_s=current_app.config["STALE_AFTER_S"]
         )
+        # One read transaction per request: a page is one snapshot (WAL), never half before and half after
+        # an ingest commit (a command shown applied beside the band it replaced).
+        g.store.db.execute("BEGIN")
     return g.store
 
 

@@ -1,7 +1,7 @@
-"""How values read on the page: ages, numbers, states, gaps; in English with Chinese labels alongside.
+"""How values read on the page: ages, numbers, states, gaps, times, in the visitor's language.
 
-The same words are handed to static/overview.js (as `LABELS`, in a data attribute of the page), so a
-value reads the same whether the server rendered it or the live update did. Full i18n comes later.
+The same words are handed to static/overview.js (as `labels()`, in a data attribute of the page), so a
+value reads the same whether the server rendered it or the live update did.
 """
 
 from __future__ import annotations
@@ -11,40 +11,53 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 
+# Words the live page needs in JavaScript too. Keys are stable; values are msgids, translated per request.
 LABELS: dict[str, str] = {
-    "online": "online 在线",
-    "offline": "offline 离线",
-    "unknown": "never seen 未上线",
-    "relay_on": "on 运行",
-    "relay_off": "off 停止",
-    "door_open": "open 开",
-    "door_closed": "closed 关",
-    "not_reported": "not reported 未报告",
-    "no_reading": "no reading yet 尚无读数",
-    "no_gaps": "none 无",
+    "online": _l("online"),
+    "offline": _l("offline"),
+    "unknown": _l("never seen"),
+    "relay_on": _l("on"),
+    "relay_off": _l("off"),
+    "door_open": _l("open"),
+    "door_closed": _l("closed"),
+    "not_reported": _l("not reported"),
+    "no_reading": _l("no reading yet"),
+    "no_gaps": _l("none"),
     "no_value": "—",
-    "live": "live 实时",
-    "paused": "updates paused, retrying 更新暂停，重试中",
+    "live": _l("live"),
+    "paused": _l("updates paused, retrying"),
+    "seconds_ago": _l("%(n)s s ago"),
+    "minutes_ago": _l("%(n)s min ago"),
+    "hours_ago": _l("%(n)s h ago"),
+    "days_ago": _l("%(n)s d ago"),
+    "dehumidifier": _l("Dehumidifier"),
+    "door": _l("Door"),
 }
+
+
+def labels() -> dict[str, str]:
+    """LABELS in the language of the current request."""
+    return {key: str(value) for key, value in LABELS.items()}
 
 
 def age_text(seconds: float | None) -> str:
     """'12 s ago', '5 min ago', '3 h ago', '2 d ago'; mirrored by `ageText` in static/overview.js."""
     if seconds is None:
-        return LABELS["no_reading"]
+        return str(LABELS["no_reading"])
     if seconds < 90:
-        return f"{seconds:.0f} s ago"
+        return str(LABELS["seconds_ago"]) % {"n": f"{seconds:.0f}"}
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min ago"
+        return str(LABELS["minutes_ago"]) % {"n": f"{seconds / 60:.0f}"}
     if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} d ago"
+        return str(LABELS["hours_ago"]) % {"n": f"{seconds / 3600:.0f}"}
+    return str(LABELS["days_ago"]) % {"n": f"{seconds / 86400:.0f}"}
 
 
 def value_text(value: float | None) -> str:
     """One decimal, as the sensors resolve; a dash for no value."""
-    return LABELS["no_value"] if value is None else f"{value:.1f}"
+    return str(LABELS["no_value"]) if value is None else f"{value:.1f}"
 
 
 def switch_text(device: dict[str, Any]) -> str:
@@ -53,13 +66,13 @@ def switch_text(device: dict[str, Any]) -> str:
         active, yes, no = device["on"], "relay_on", "relay_off"
     else:
         active, yes, no = device["open"], "door_open", "door_closed"
-    return LABELS["not_reported"] if active is None else LABELS[yes if active else no]
+    return str(LABELS["not_reported"] if active is None else LABELS[yes if active else no])
 
 
 def gaps_text(gaps: list[dict[str, Any]]) -> str:
     """'1043–1050 (8), 1203 (1)' or 'none'."""
     if not gaps:
-        return LABELS["no_gaps"]
+        return str(LABELS["no_gaps"])
     return ", ".join(
         (f"{g['first']}" if g["first"] == g["last"] else f"{g['first']}–{g['last']}") + f" ({g['missing']})"
         for g in gaps
@@ -72,7 +85,7 @@ def local_time(stored: str | None, zone: str) -> str:
     The database keeps UTC; people read the storeroom's local time (Asia/Shanghai for the demo).
     """
     if not stored:
-        return LABELS["no_value"]
+        return str(LABELS["no_value"])
     moment = datetime.fromisoformat(stored).astimezone(ZoneInfo(zone))
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
 
@@ -81,4 +94,4 @@ def init_app(app: Flask) -> None:
     zone = app.config["SITE"].site.timezone
     app.jinja_env.filters.update(age=age_text, value=value_text, switch=switch_text, gaps=gaps_text)
     app.jinja_env.filters["local"] = lambda stored: local_time(stored, zone)
-    app.jinja_env.globals.update(LABELS=LABELS)
+    app.jinja_env.globals.update(labels=labels)

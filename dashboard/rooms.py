@@ -7,6 +7,7 @@ applies it, keeps it, and answers; the page shows the command pending, applied o
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from dashboard import commands
 from dashboard.access import audit, current
@@ -49,10 +50,18 @@ def set_band(room_id: str) -> Response:
             by=current().user.name,
         )
     except ValueError as exc:
-        flash(f"Not sent: {exc}. 未发送。", "error")
+        flash(_("Not sent: %(reason)s", reason=exc), "error")
     except commands.CommandError as exc:
-        flash(f"{exc}. 未发送。", "error")
+        flash(_("Not sent: %(reason)s", reason=exc), "error")
     else:
         audit("command_sent", f"room/{room_id}", command="set_band", id=command_id, low=low, high=high)
-        flash(f"Band {low}-{high} % RH sent to {shown['gateway']}; waiting for it to apply. 已发送。", "ok")
+        flash(
+            _(
+                "Band %(low)s–%(high)s %% RH sent to %(gateway)s; waiting for it to apply.",
+                low=low,
+                high=high,
+                gateway=shown["gateway"],
+            ),
+            "ok",
+        )
     return redirect(url_for("rooms.room", room_id=room_id))

@@ -264,6 +264,7 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE rooms ADD COLUMN humidity_high REAL",
         ],
     ),
+    (5, "each user's language", ["ALTER TABLE users ADD COLUMN language TEXT"]),
 ]
 
 

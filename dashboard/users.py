@@ -22,6 +22,8 @@ from dashboard.schema import iso, migrate
 
 ROLES = ("keeper", "facilities", "archivist", "auditor", "admin")
 """Storeroom keeper (库管员), facilities staff, archivist (档案员), auditor, administrator."""
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+"""The languages the pages come in, each named in itself (for the switch in the header)."""
 MAX_FAILURES = 5
 THROTTLE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
@@ -98,6 +100,15 @@ class Users:
             "UPDATE users SET password_hash = ?, changed = ? WHERE name = ?",
             (generate_password_hash(password), iso(datetime.now(UTC)), name),
         )
+
+    def language(self, user_id: int) -> str | None:
+        row = self.conn.execute("SELECT language FROM users WHERE id = ?", (user_id,)).fetchone()
+        return row[0] if row else None
+
+    def set_language(self, user_id: int, language: str) -> None:
+        if language not in LANGUAGES:
+            raise UserError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+        self.conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         self.get(name)

@@ -157,6 +157,8 @@ class Dashboard(_Strict):
     """A reading older than this is shown as stale."""
     session_idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30.0
     """A login ends after this long without a request."""
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    """The pages' language for users who have not chosen their own."""
     secure_cookies: bool = False
     """Send the session cookie over HTTPS only; set true wherever the dashboard is served over HTTPS."""
 

@@ -107,7 +107,7 @@ def test_logins_are_throttled_after_repeated_failures(app):
         login(client, "admin", "guess guess guess")
     answer = login(client, "admin", PASSWORD)  # even the right password, for a while
     assert answer.status_code == 429
-    assert "Too many failed attempts" in answer.get_data(as_text=True)
+    assert "尝试次数过多" in answer.get_data(as_text=True)
     assert ("admin", "login_throttled", "") in audit_rows(app)
 
 
@@ -224,7 +224,7 @@ def test_altering_deleting_or_reordering_rows_is_caught_and_named(trail, tamper,
 def test_auditors_read_and_export_the_trail(trail, app):
     auditor = as_role(app, "auditor")
     page = auditor.get("/audit/?action=login").get_data(as_text=True)
-    assert "Chain intact" in page
+    assert "哈希链完整" in page
     csv_text = auditor.get("/audit/export.csv?actor=keeper").get_data(as_text=True)
     assert csv_text.startswith("\ufeffid,ts,actor,action")
     assert ",keeper,login," in csv_text

@@ -110,7 +110,7 @@ def test_active_alerts_show_in_the_header_of_every_page(app, store):
     login(client, "kim")
     for path in ("/", "/alerts/"):
         html = client.get(path).get_data(as_text=True)
-        assert "Alerts 告警: 1" in html
+        assert "告警: 1" in html
         assert "gateway gw-west is offline" in html
 
 

@@ -123,8 +123,8 @@ def test_values_change_on_the_page_without_a_reload(server, store, page):
     store.ingest(EAST.status, protocol.Status(state="online", session=1).to_json())
 
     expect(field(page, "east-stack", "humidity")).to_have_text("61.4", timeout=10_000)
-    expect(field(page, "east-stack", "relay")).to_have_text("on 运行")
-    expect(page.locator('[data-gateway="gw-east"] [data-field="state"]')).to_have_text("online 在线")
+    expect(field(page, "east-stack", "relay")).to_have_text("运行")
+    expect(page.locator('[data-gateway="gw-east"] [data-field="state"]')).to_have_text("在线")
     expect(page.locator('[data-gateway="gw-east"] [data-field="last_seq"]')).to_have_text("3")
     expect(page.locator("body")).to_have_attribute("data-live", "true")
 
@@ -139,10 +139,10 @@ def test_a_reading_that_grows_old_is_shown_stale(server, store, page, site):
     page.goto(server.url)
     card = page.locator('[data-room="east-stack"]')
     expect(card).to_have_attribute("data-stale", "false")
-    expect(card.get_by_text("Stale 数据过期")).to_be_hidden()
+    expect(card.get_by_text("数据过期")).to_be_hidden()
     # No new message: the page's next polls see the same reading cross the limit.
     expect(card).to_have_attribute("data-stale", "true", timeout=10_000)
-    expect(card.get_by_text("Stale 数据过期")).to_be_visible()
+    expect(card.get_by_text("数据过期")).to_be_visible()
 
 
 def test_gaps_in_seq_are_shown_with_the_gateway(server, store, page):
@@ -153,7 +153,7 @@ def test_gaps_in_seq_are_shown_with_the_gateway(server, store, page):
     expect(gaps).to_have_text("3–6 (4)", timeout=10_000)
     for seq in (3, 4, 5, 6):
         send_reading(store, seq, 50.0)
-    expect(gaps).to_have_text("none 无", timeout=10_000)
+    expect(gaps).to_have_text("无", timeout=10_000)
 
 
 def test_the_page_rides_out_the_server_going_away_and_coming_back(server, store, page):
@@ -176,13 +176,13 @@ def test_the_room_page_charts_a_day_of_readings_with_the_target_band(server, sto
         send_reading(store, seq, humidity=56 + 6 * ((seq % 24) / 12 - 1), age_s=(288 - seq) * 300)
     page.goto(server.url + "rooms/east-stack")
     status = page.locator('[data-field="chart-status"]')
-    expect(status).to_contain_text("points")
+    expect(status).to_contain_text("个点")
     assert page.locator("#humidity-chart canvas").count() == 1
     assert page.locator("#temperature-chart canvas").count() == 1
     # The band is drawn as two more series beside the humidity.
     legend = page.locator("#humidity-chart .u-legend").inner_text()
-    assert "low 下限" in legend and "high 上限" in legend
+    assert "下限" in legend and "上限" in legend
     page.click('button[data-period="7d"]')
     expect(page.locator('button[data-period="7d"]')).to_have_attribute("aria-pressed", "true")
-    expect(status).to_contain_text("points")
+    expect(status).to_contain_text("个点")
     page.screenshot(path=str(server.app.config["DATABASE"].with_name("room.png")), full_page=True)

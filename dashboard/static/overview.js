@@ -11,11 +11,12 @@
 
   // Mirrors formatting.age_text on the server.
   function ageText(seconds) {
+    const say = (label, n) => label.replace("%(n)s", String(Math.round(n)));
     if (seconds === null || seconds === undefined) return LABELS.no_reading;
-    if (seconds < 90) return Math.round(seconds) + " s ago";
-    if (seconds < 90 * 60) return Math.round(seconds / 60) + " min ago";
-    if (seconds < 48 * 3600) return Math.round(seconds / 3600) + " h ago";
-    return Math.round(seconds / 86400) + " d ago";
+    if (seconds < 90) return say(LABELS.seconds_ago, seconds);
+    if (seconds < 90 * 60) return say(LABELS.minutes_ago, seconds / 60);
+    if (seconds < 48 * 3600) return say(LABELS.hours_ago, seconds / 3600);
+    return say(LABELS.days_ago, seconds / 86400);
   }
 
   function valueText(value) {
@@ -97,8 +98,8 @@
     );
     setField(card, "gateway", room.gateway);
     replaceIfChanged(card.querySelector('[data-field="devices"]'), [room.relays, room.doors], [
-      ...room.relays.map((r) => deviceItem(r, "Dehumidifier 除湿机", "on")),
-      ...room.doors.map((d) => deviceItem(d, "Door 门", "open")),
+      ...room.relays.map((r) => deviceItem(r, LABELS.dehumidifier, "on")),
+      ...room.doors.map((d) => deviceItem(d, LABELS.door, "open")),
     ]);
   }
 

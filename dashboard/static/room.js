@@ -9,6 +9,7 @@
     humidity: JSON.parse(box.dataset.humidityBand || "null"),
     temperature: JSON.parse(box.dataset.temperatureBand || "null"),
   };
+  const LABELS = JSON.parse(box.dataset.labels || "{}");
   let period = "24h";
   const charts = {};
 
@@ -19,8 +20,8 @@
   function options(title, unit, colour, band) {
     const series = [{}, { label: title, stroke: colour, width: 2, value: (u, v) => (v == null ? "—" : v.toFixed(1) + " " + unit) }];
     if (band) {
-      series.push({ label: "low 下限", stroke: "#2e7d32", dash: [6, 4], width: 1, points: { show: false } });
-      series.push({ label: "high 上限", stroke: "#c62828", dash: [6, 4], width: 1, points: { show: false } });
+      series.push({ label: LABELS.low, stroke: "#2e7d32", dash: [6, 4], width: 1, points: { show: false } });
+      series.push({ label: LABELS.high, stroke: "#c62828", dash: [6, 4], width: 1, points: { show: false } });
     }
     return { width: width(), height: 220, series: series, axes: [{}, { label: unit }] };
   }
@@ -47,11 +48,12 @@
       }
       if (!response.ok) throw new Error("history answered " + response.status);
       const body = await response.json();
-      draw("humidity", "RH 湿度", "% RH", "#1565c0", body.points, "humidity_rh");
-      draw("temperature", "T 温度", "°C", "#ef6c00", body.points, "temperature_c");
-      status.textContent = body.points.length + " points 点 · " + new Date(body.now).toLocaleTimeString();
+      draw("humidity", LABELS.humidity, "% RH", "#1565c0", body.points, "humidity_rh");
+      draw("temperature", LABELS.temperature, "°C", "#ef6c00", body.points, "temperature_c");
+      status.textContent =
+        LABELS.points.replace("%(n)s", String(body.points.length)) + " · " + new Date(body.now).toLocaleTimeString();
     } catch (error) {
-      status.textContent = "history unavailable, retrying 暂无历史数据，重试中";
+      status.textContent = LABELS.unavailable;
     }
   }
 

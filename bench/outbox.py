@@ -55,20 +55,19 @@ def put_rate(folder: Path, synchronous: str) -> float:
     return MESSAGES / elapsed
 
 
+def _link(box: Outbox, topics: protocol.Topics, broker: Broker) -> Link:
+    """The gateway's link for gw-east, as the daemon builds it."""
+    password = broker.password("gw-east")
+    return Link(outbox=box, topics=topics, host=broker.host, port=broker.port, username="gw-east", password=password)
+
+
 def drain_rate(folder: Path, broker: Broker) -> float:
     """A backlog of MESSAGES queued during an outage, drained through Mosquitto once it is back."""
     box = Outbox(folder / "drain.db")
     topics = protocol.Topics("demo", "gw-east")
     for _ in range(MESSAGES):
         box.put(topics.telemetry("east-stack", "dht-1"), _payload)
-    link = Link(
-        outbox=box,
-        topics=topics,
-        host=broker.host,
-        port=broker.port,
-        username="gw-east",
-        password=broker.password("gw-east"),
-    )
+    link = _link(box, topics, broker)
     start = time.perf_counter()
     link.start()
     while box.pending():
@@ -83,14 +82,7 @@ def live_rate(folder: Path, broker: Broker) -> float:
     """Messages put one by one (each durable before it is sent) and delivered, as a busy gateway does."""
     box = Outbox(folder / "live.db")
     topics = protocol.Topics("demo", "gw-east")
-    link = Link(
-        outbox=box,
-        topics=topics,
-        host=broker.host,
-        port=broker.port,
-        username="gw-east",
-        password=broker.password("gw-east"),
-    )
+    link = _link(box, topics, broker)
     link.start()
     assert link.wait_connected(10), "gateway link did not connect"
     start = time.perf_counter()

@@ -186,3 +186,12 @@ def test_the_room_page_charts_a_day_of_readings_with_the_target_band(server, sto
     expect(page.locator('button[data-period="7d"]')).to_have_attribute("aria-pressed", "true")
     expect(status).to_contain_text("个点")
     page.screenshot(path=str(server.app.config["DATABASE"].with_name("room.png")), full_page=True)
+
+
+def test_the_room_page_values_change_without_a_reload(server, store, page):
+    send_reading(store, 1, humidity=55.0)
+    page.goto(server.url + "rooms/east-stack")
+    humidity = page.locator('section[data-room="east-stack"] [data-field="humidity"]')
+    expect(humidity).to_have_text("55.0")
+    send_reading(store, 2, humidity=61.5)
+    expect(humidity).to_have_text("61.5", timeout=15_000)

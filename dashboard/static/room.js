@@ -68,4 +68,22 @@
   }
   load();
   setInterval(load, 60000);
+
+  // The latest values at the top of the page stay live through the same stream as the overview.
+  const section = document.querySelector("section[data-room]");
+  if (section && typeof EventSource !== "undefined") {
+    const source = new EventSource(box.dataset.stream);
+    source.addEventListener("snapshot", (event) => {
+      const room = JSON.parse(event.data).rooms.rooms.find((r) => r.id === section.dataset.room);
+      if (!room) return;
+      const show = (field, value) => {
+        const node = section.querySelector('[data-field="' + field + '"]');
+        if (node) node.textContent = value === null || value === undefined ? "—" : value.toFixed(1);
+      };
+      show("temperature", room.temperature_c);
+      show("humidity", room.humidity_rh);
+      const age = section.querySelector('[data-field="age"]');
+      if (age && room.age_s !== null) age.textContent = LABELS.ago.replace("%(n)s", String(Math.round(room.age_s)));
+    });
+  }
 })();

@@ -304,8 +304,9 @@ class GatewayService:
         name = message.topic.rsplit("/", 1)[-1]
         if name == "rebirth":
             self._birth(self.link.session)
-            for room_id, samples in self.samples.items():
-                for sensor_id, sample in samples.items():
+            # The sampling thread may add a sensor's first sample meanwhile: iterate over copies.
+            for room_id, samples in list(self.samples.items()):
+                for sensor_id, sample in list(samples.items()):
                     self._publish_reading(room_id, sensor_id, sample)
             ok, detail = True, "state republished"
         elif name == "set_band":

@@ -32,6 +32,10 @@ LABELS: dict[str, str] = {
     "minutes_ago": _l("%(n)s min ago"),
     "hours_ago": _l("%(n)s h ago"),
     "days_ago": _l("%(n)s d ago"),
+    "sensor_ok": _l("ok"),
+    "sensor_degraded": _l("degraded"),
+    "sensor_stale": _l("stale"),
+    "sensor_failed": _l("failed"),
     "dehumidifier": _l("Dehumidifier"),
     "door": _l("Door"),
 }

@@ -87,7 +87,7 @@
     setField(card, "temperature", valueText(room.temperature_c));
     setField(card, "humidity", valueText(room.humidity_rh));
     setField(card, "age", ageText(room.age_s));
-    setField(card, "state", room.state || "—");
+    setField(card, "state", (room.state && LABELS["sensor_" + room.state]) || "—");
     setField(
       card,
       "sensor-error",

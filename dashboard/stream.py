@@ -2,8 +2,9 @@
 
 A snapshot (rooms, gateways, and the ingest counters for roles that may see them) goes out when the
 database changed (SQLite's `data_version`) and at least every SNAPSHOT_EVERY_S, so ages keep moving.
-A stream holds one of the server's threads, so it ends after STREAM_SECONDS (the browser reconnects at
-once) and at most MAX_STREAMS run together; past that the answer is 503 and the page polls instead.
+A stream holds one of the server's threads: it ends after STREAM_SECONDS (the browser reconnects at
+once), a page that went away is noticed within CHECK_EVERY_S (a comment line is written every second),
+and at most MAX_STREAMS run together; past that the answer is 503 and the page polls instead.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def stream() -> Response:
                 if changed != version or time.monotonic() - last_sent >= SNAPSHOT_EVERY_S:
                     version, last_sent = changed, time.monotonic()
                     yield _snapshot(store, with_ingest)
+                else:
+                    # A comment line: the browser ignores it, but writing it finds a closed connection
+                    # within a second, so a page that went away frees its server thread at once.
+                    yield ":\n\n"
                 time.sleep(CHECK_EVERY_S)
         finally:
             store.close()

@@ -164,3 +164,23 @@ def login_page(page, base_url: str, name: str, password: str = PASSWORD) -> None
     page.fill('input[name="password"]', password)
     page.click('button[type="submit"]')
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def send_reading(store, seq: int, humidity: float = 58.6, *, age_s: float = 0.0, temperature: float = 21.3) -> None:
+    """An east-stack reading taken `age_s` ago, fed to a dashboard Store as the ingest would."""
+    from datetime import timedelta
+
+    from gateway import protocol
+
+    ts = protocol.utc_now() - timedelta(seconds=age_s)
+    reading = protocol.Reading(
+        id=f"r{seq}",
+        seq=seq,
+        ts=ts,
+        room="east-stack",
+        sensor="dht-1",
+        state="ok",
+        temperature_c=temperature,
+        humidity_rh=humidity,
+    )
+    store.ingest(protocol.Topics("demo", "gw-east").telemetry("east-stack", "dht-1"), reading.to_json(), received=ts)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import doctest
 import json
-from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import dashboard.app
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
-from tests.support import add_user, login
+from tests.support import add_user, login, send_reading
 
 EAST = protocol.Topics("demo", "gw-east")
 
@@ -39,21 +38,6 @@ def store(app):
     """The writer's side, as the ingest holds it, on the app's database file."""
     with Store(app.config["DATABASE"]) as opened:
         yield opened
-
-
-def send_reading(store: Store, seq: int, *, age_s: float = 0.0, humidity: float = 58.6) -> None:
-    ts = protocol.utc_now() - timedelta(seconds=age_s)
-    reading = protocol.Reading(
-        id=f"r{seq}",
-        seq=seq,
-        ts=ts,
-        room="east-stack",
-        sensor="dht-1",
-        state="ok",
-        temperature_c=21.3,
-        humidity_rh=humidity,
-    )
-    store.ingest(EAST.telemetry("east-stack", "dht-1"), reading.to_json(), received=ts)
 
 
 def room(client, room_id: str) -> dict:

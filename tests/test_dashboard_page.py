@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -16,7 +15,7 @@ from waitress import create_server
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
-from tests.support import add_user, login_page
+from tests.support import add_user, login_page, send_reading
 
 pytestmark = pytest.mark.browser
 
@@ -89,21 +88,6 @@ def page(browser: Browser, server: WebServer) -> Iterator[Page]:
     yield opened
     context.close()
     assert errors == [], "the page's script raised"
-
-
-def send_reading(store: Store, seq: int, humidity: float, *, age_s: float = 0.0) -> None:
-    ts = protocol.utc_now() - timedelta(seconds=age_s)
-    reading = protocol.Reading(
-        id=f"r{seq}",
-        seq=seq,
-        ts=ts,
-        room="east-stack",
-        sensor="dht-1",
-        state="ok",
-        temperature_c=20.0,
-        humidity_rh=humidity,
-    )
-    store.ingest(EAST.telemetry("east-stack", "dht-1"), reading.to_json(), received=ts)
 
 
 def field(page: Page, room: str, name: str):

@@ -170,7 +170,8 @@ def test_facilities_change_a_band_and_see_the_gateway_apply_it(demo, page):
     page.goto(demo.dashboard + "rooms/west-stack")
     page.fill('input[name="low"]', "46")
     page.fill('input[name="high"]', "57")
-    page.get_by_role("button", name="发送到网关").click()
+    with page.expect_navigation():  # the form posts, then the page comes back with the command pending
+        page.get_by_role("button", name="发送到网关").click()
 
     def applied() -> bool:
         page.reload()

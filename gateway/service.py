@@ -49,15 +49,14 @@ class GatewayService:
         self.rooms = site.rooms_of(gateway_id)
         simulated = site.hardware.backend == "sim"
         self.clock = clock or (SimClock(site.hardware.sim.speed) if simulated else WallClock())
-        factory = pin_factory(site.hardware)
         self.world = None
         if simulated:
-            from hardware.world import World  # the simulated storeroom is never loaded on a Pi
+            from hardware.sim import simulated_site  # the simulated storeroom is never loaded on a Pi
 
-            self.world = World(self.rooms, site.hardware.sim, self.clock, factory)
+            factory, self.world = simulated_site(site, gateway_id, self.clock)
+        else:
+            factory = pin_factory(site.hardware)
         self.board = Board(self.rooms, factory)
-        if self.world:
-            self.world.drive_pins()  # before anyone listens to the door contacts
         rng = random.Random(f"{site.hardware.sim.seed}/{gateway_id}")
         self.sensors: dict[tuple[str, str], ClimateSensor] = {
             (room.id, s.id): open_climate_sensor(s, site.hardware.backend, self.world, room.id, rng)

@@ -19,7 +19,8 @@ class Clock(Protocol):
     def monotonic(self) -> float:
         """Seconds that never go backwards (for intervals)."""
 
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` of this clock's time pass."""
 
     def wait(self, event: threading.Event, seconds: float) -> bool:
         """Sleep `seconds` or until `event` is set; True if it was set."""
@@ -42,7 +43,11 @@ class WallClock:
 
 
 class SimClock:
-    """Simulated time running `speed` times faster than the wall clock, from `start` (default: now)."""
+    """Simulated time running `speed` times faster than the wall clock, from `start` (default: now).
+
+    Sim time is `start + wall seconds elapsed × speed`, measured on the wall's monotonic clock so a wall
+    clock being set (NTP at boot) cannot make it jump. `sleep` and `wait` take simulated seconds.
+    """
 
     def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
         if speed <= 0:
@@ -65,7 +70,11 @@ class SimClock:
 
 
 class ManualClock:
-    """Time that moves only when told to: deterministic unit tests. `sleep` advances it."""
+    """Time that moves only when told to: deterministic unit tests.
+
+    `sleep` and `wait` advance it instead of blocking, so code that sleeps runs at once; a loop on another
+    thread that waits on it would spin, so use it where the test drives everything itself.
+    """
 
     def __init__(self, start: float = 1_780_000_000.0) -> None:
         self._now = start

@@ -1,18 +1,31 @@
 """The simulated storeroom: rooms whose air follows the weather, doors people open, dehumidifiers that work.
 
 It sits below the devices, where the real hardware would be: it reads each dehumidifier's relay from its
-GPIO pin and drives each door's reed-contact pin, on gpiozero's mock pin factory. The gateway's gpiozero
-devices therefore run exactly as on a Pi, and tests drive the world, never the code under test.
+GPIO pin and opens and closes each door's reed contact on its pin, on gpiozero's mock pin factory. The
+gateway's gpiozero devices therefore run exactly as on a Pi, and tests drive the world, never the code
+under test.
 
-The physics is simple but honest enough that a controller can fail against it:
-- Air holds water as absolute humidity (g/m³); relative humidity follows from it and the temperature by
-  the Magnus formula, so a warming room gets drier in RH without losing water, as a real one does.
-- Each room exchanges air with the outside at its leakage rate; an open door adds `DOOR_AIR_CHANGES`.
-- Walls, shelving and the paper itself buffer moisture: changes of the air's water content are divided by
-  `HYGRIC_BUFFER` (paper archives are strongly buffered; 10 is a plain, conservative choice).
-- The room's temperature relaxes towards the outside with the building's thermal time constant.
-- A dehumidifier removes water at its rated capacity, less at low humidity (compressor units are rated
-  at 30 °C / 80 % RH and extract little below about 35 % RH), and warms the room a little.
+The physics is simple but honest enough that a controller can fail against it. Its assumptions:
+
+- Outside air follows a daily sine around `weather.temperature_c`, warmest at 15:00 local time. Its water
+  content stays put over the day (fair weather keeps its dew point), so outside RH is `weather.humidity_rh`
+  at the daily mean and higher at night, up to saturation.
+- A room exchanges air with the outside at its leakage rate (`air_changes_per_hour`); each open door adds
+  `DOOR_AIR_FLOW_M3_H`, a fixed flow, so a small room floods faster than a big one.
+- Water in a room sits in two stores. The air, together with the surfaces that follow it within minutes,
+  holds `AIR_MOISTURE_FACTOR` times what the air alone holds. Paper, boxes and walls hold far more
+  (`BUFFER_G_PER_RH_M3`) and trade with the air over hours (`BUFFER_TIME_CONSTANT_H`), at equal relative
+  humidity, as paper does. So an open door is a spike that the paper soaks up, a dehumidifier dries the air
+  fast and the paper slowly, and a warming room keeps its RH better than its air alone would.
+- Relative humidity comes from absolute humidity (g/m³) and temperature by the Magnus formula, so a
+  temperature change moves RH honestly.
+- Temperature relaxes towards the outside through the envelope and the exchanged air, against the thermal
+  mass of the air, shelving, paper and the inner layer of the walls. No sun, no people's heat.
+- A compressor dehumidifier removes water at its rated capacity at its rating point (30 °C, 80 % RH) and
+  less in cooler, drier air, as published performance curves show; it warms the room by its electrical
+  power and the latent heat of the water it condenses. The water it removes is counted as its tank.
+- A relay is on only while its GPIO is an output at the relay's active level: an input (never set up, or
+  released when the gateway closes its board) leaves the relay off, as relay modules behave.
 """
 
 from __future__ import annotations
@@ -20,23 +33,56 @@ from __future__ import annotations
 import math
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gpiozero.pins.mock import MockFactory
+from gpiozero.pins.mock import MockFactory, MockPin
 
 from hardware.clock import Clock
-from hardware.config import Room, Simulation
+from hardware.config import Relay, Room, Simulation
 
-DOOR_AIR_CHANGES = 10.0
-"""Extra air changes per hour while a door stands open."""
-HYGRIC_BUFFER = 10.0
-"""Effective moisture capacity of the room relative to its air alone."""
-THERMAL_TIME_CONSTANT_H = 30.0
-"""Hours for a thick-walled stack room to close 63 % of a gap to the outside temperature."""
-DEHUMIDIFIER_HEAT_C_PER_H = 0.15
-"""Warming by a 20 L/day unit in a 150 m³ room, scaled by capacity and volume."""
+# -- physics constants ---------------------------------------------------------------------------
+
+DOOR_AIR_FLOW_M3_H = 1800.0
+"""Air traded through one open door: buoyancy flow through a 0.9 × 2 m doorway at a few kelvin difference
+(~900 m³/h) doubled for people and trolleys passing. 10-15 air changes an hour in the demo's rooms."""
+AIR_MOISTURE_FACTOR = 3.0
+"""Water held by the air and the surfaces that follow it within minutes, relative to the air alone."""
+BUFFER_G_PER_RH_M3 = 3.0
+"""Water the paper, boxes and walls take up per % RH, per m³ of room: about 17 times the air's at 20 °C.
+A packed stack holds far more, but most of it sits deep in boxes and answers over weeks, not hours."""
+BUFFER_TIME_CONSTANT_H = 3.0
+"""How fast the paper follows the room air: within a few hours, so it soaks up a door's spike in well
+under an hour, and holds the air a few % RH from its own level against a leak or a running dehumidifier."""
+THERMAL_MASS_KJ_PER_K_M3 = 60.0
+"""Heat capacity that follows the room within hours: air (1.2) plus shelving, paper and inner walls."""
+ENVELOPE_W_PER_K_M3 = 0.8
+"""Heat loss through walls and roof per kelvin, per m³ of room; with the thermal mass, a time constant of
+about 20 h, which damps the outside daily swing to about a fifth and delays it by about 5 h."""
+AIR_HEAT_KJ_PER_K_M3 = 1.2
+"""Heat capacity of air: what each exchanged cubic metre brings in or takes out per kelvin."""
+LATENT_HEAT_KJ_PER_G = 2.45
+"""Released in the room by every gram of water a dehumidifier condenses."""
+COMPRESSOR_W_PER_L_DAY = 16.0
+"""Electrical power per litre a day of rated capacity (a 20 L/day unit draws about 320 W)."""
+RATED_TEMPERATURE_C, RATED_HUMIDITY_RH = 30.0, 80.0
+"""Where dehumidifier capacities are rated (the usual 30 °C / 80 % RH test point)."""
+DRIEST_RH, COLDEST_C = 35.0, 5.0
+"""Below these a compressor dehumidifier extracts next to nothing (the coil frosts or the air is dry)."""
+
+# -- simulation constants ------------------------------------------------------------------------
+
 MAX_STEP_S = 30.0
+"""Longest integration step; every process is integrated exactly over a step, so this only bounds how
+late the weather and the dehumidifiers' conditions are seen."""
 DOOR_OPEN_S = (30.0, 150.0)
+"""How long a person keeps a door open: uniform between these, a minute and a half on average."""
+MIN_DOOR_SHUT_S = 10.0
+"""Shortest mean shut time between visitors, however busy the door is configured to be."""
+
+
+# -- air and water -------------------------------------------------------------------------------
 
 
 def saturation_vapour_pressure_hpa(temperature_c: float) -> float:
@@ -45,23 +91,91 @@ def saturation_vapour_pressure_hpa(temperature_c: float) -> float:
 
 
 def absolute_humidity(temperature_c: float, humidity_rh: float) -> float:
-    """g of water per m³ of air."""
+    """Grams of water per m³ of air at this temperature and relative humidity."""
     vapour_hpa = saturation_vapour_pressure_hpa(temperature_c) * humidity_rh / 100.0
     return 216.7 * vapour_hpa / (temperature_c + 273.15)
 
 
 def relative_humidity(temperature_c: float, absolute_g_m3: float) -> float:
+    """Relative humidity (%) of air holding `absolute_g_m3` at this temperature, capped at saturation."""
     saturated = absolute_humidity(temperature_c, 100.0)
     return max(0.0, min(100.0, 100.0 * absolute_g_m3 / saturated))
 
 
+def dehumidifier_extraction_l_per_day(capacity_l_per_day: float, temperature_c: float, humidity_rh: float) -> float:
+    """Water a compressor dehumidifier takes out of air at these conditions.
+
+    The rated capacity holds at 30 °C / 80 % RH only. Manufacturers' curves fall roughly linearly with
+    RH to nothing near 35 % and with temperature to nothing near 5 °C: a 20 L/day unit takes about 10 L a
+    day at 27 °C / 60 % and 6 L at 20 °C / 60 %. Above the rating point it does a little better.
+    """
+    by_humidity = (humidity_rh - DRIEST_RH) / (RATED_HUMIDITY_RH - DRIEST_RH)
+    by_temperature = (temperature_c - COLDEST_C) / (RATED_TEMPERATURE_C - COLDEST_C)
+    return capacity_l_per_day * min(1.25, max(0.0, by_humidity)) * min(1.25, max(0.0, by_temperature))
+
+
+# -- wiring --------------------------------------------------------------------------------------
+
+
+class ReedContactPin(MockPin):
+    """A GPIO input wired through a door's reed contact to ground.
+
+    While the contact is closed (door shut) it holds the pin low whatever pull-up a device switches on;
+    once open, the pin follows its pull. A plain mock pin would jump high the moment a gpiozero Button
+    asks for its pull-up, reporting every door open until the world said otherwise.
+    """
+
+    contact_closed = True
+
+    def _change_state(self, value: bool) -> bool:
+        return super()._change_state(bool(value) and not (self.contact_closed and self.function == "input"))
+
+    def set_contact(self, closed: bool) -> None:
+        self.contact_closed = closed
+        if closed:
+            self.drive_low()
+        elif self.pull == "up":
+            self.drive_high()
+
+
+def _wire_contact(pins: MockFactory, pin: int) -> MockPin:
+    return pins.pin(pin, pin_class=ReedContactPin)
+
+
+def _set_contact(pin: MockPin, closed: bool) -> None:
+    if isinstance(pin, ReedContactPin):
+        pin.set_contact(closed)
+        return
+    # A device made this pin before the world could wire it: drive it by hand (see World.drive_pins).
+    if closed:
+        pin.drive_low()
+    else:
+        pin.drive_high()
+
+
+# -- the world -----------------------------------------------------------------------------------
+
+
 @dataclass
 class _Door:
-    pin: int
+    id: str
+    pin: MockPin
+    rng: random.Random
     open: bool = False
-    held: bool = False  # opened or closed by hand (tests, scenarios): the random visitors leave it alone
-    closes_at: float = 0.0
-    rng: random.Random = field(default_factory=random.Random)
+    held_open: bool = False
+    """Opened by hand (tests, scenarios): the simulated visitors leave it alone until it is closed."""
+    next_change: float = math.inf
+    """When a visitor next opens it (while shut) or closes it behind them (while open)."""
+
+
+@dataclass
+class _Dehumidifier:
+    config: Relay
+    pin: MockPin
+    water_l: float = 0.0
+
+    def running(self) -> bool:
+        return self.pin.function == "output" and bool(self.pin.state) == self.config.active_high
 
 
 @dataclass
@@ -69,30 +183,52 @@ class _Room:
     config: Room
     temperature_c: float
     water_g_m3: float
+    """Absolute humidity of the room air."""
+    buffer_rh: float
+    """Relative humidity the paper and walls are in balance with."""
     doors: dict[str, _Door]
+    dehumidifiers: dict[str, _Dehumidifier]
+    open_doors: int = 0
 
 
 class World:
-    """The simulated rooms of one gateway. `advance(seconds)` by hand, or `start()` to follow the clock."""
+    """The simulated rooms of one gateway.
 
-    def __init__(self, rooms: list[Room], sim: Simulation, clock: Clock, pins: MockFactory) -> None:
+    `advance(seconds)` or `advance_to(t)` by hand (unit tests on a ManualClock), or `start()` a thread that
+    follows the clock. Everything is behind one lock, so the gateway's threads may read it at will. Door
+    callbacks of gpiozero devices run on the thread that advanced the world, with the world locked: they may
+    read the world, but must not wait for other threads that use it.
+    """
+
+    def __init__(
+        self, rooms: list[Room], sim: Simulation, clock: Clock, pins: MockFactory, *, timezone: str = "UTC"
+    ) -> None:
         self.sim = sim
         self.clock = clock
         self.pins = pins
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r} for the simulated weather") from None
         self._lock = threading.RLock()
         self._now = clock.time()
-        self._rooms = {
-            room.id: _Room(
+        offset = zone.utcoffset(datetime.fromtimestamp(self._now, UTC))
+        self._utc_offset_s = offset.total_seconds() if offset else 0.0
+        self._rooms: dict[str, _Room] = {}
+        for room in rooms:
+            self._rooms[room.id] = _Room(
                 config=room,
                 temperature_c=room.sim.temperature_c,
                 water_g_m3=absolute_humidity(room.sim.temperature_c, room.sim.humidity_rh),
+                buffer_rh=room.sim.humidity_rh,
                 doors={
-                    door.id: _Door(pin=door.contact_pin, rng=random.Random(f"{sim.seed}/{room.id}/{door.id}"))
-                    for door in room.doors
+                    d.id: _Door(d.id, _wire_contact(pins, d.contact_pin), random.Random(f"{sim.seed}/{room.id}/{d.id}"))
+                    for d in room.doors
                 },
+                dehumidifiers={r.id: _Dehumidifier(r, pins.pin(r.pin)) for r in room.relays},
             )
-            for room in rooms
-        }
+            for door in self._rooms[room.id].doors.values():
+                self._schedule_visit(door)
         self._unplugged: set[tuple[str, str]] = set()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -100,32 +236,61 @@ class World:
 
     # -- what a sensor or a person sees ------------------------------------------------------
 
+    @property
+    def now(self) -> float:
+        """The world's own time (epoch seconds): how far it has been advanced."""
+        with self._lock:
+            return self._now
+
     def climate(self, room_id: str) -> tuple[float, float]:
-        """True (temperature °C, relative humidity %) of a room now."""
+        """True (temperature °C, relative humidity %) of a room's air at the clock's time."""
         with self._lock:
             self.advance_to(self.clock.time())
-            room = self._rooms[room_id]
+            room = self._room(room_id)
             return room.temperature_c, relative_humidity(room.temperature_c, room.water_g_m3)
 
     def outside(self, at: float | None = None) -> tuple[float, float]:
-        """Outside (temperature °C, relative humidity %): a daily sine, warmest at 15:00 local solar time."""
-        weather = self.sim.weather
-        t = self._now if at is None else at
-        hour = (t / 3600.0) % 24.0
-        temperature = weather.temperature_c + weather.daily_swing_c * math.sin(2 * math.pi * (hour - 9.0) / 24.0)
-        return temperature, weather.humidity_rh
+        """Outside (temperature °C, relative humidity %) at `at` (default: the world's time)."""
+        temperature, water = self._outside(self.now if at is None else at)
+        return temperature, relative_humidity(temperature, water)
 
     def door_is_open(self, room_id: str, door_id: str) -> bool:
         with self._lock:
             self.advance_to(self.clock.time())
-            return self._rooms[room_id].doors[door_id].open
+            return self._door(room_id, door_id).open
 
     def open_door(self, room_id: str, door_id: str) -> None:
-        """Open a door and keep it open until `close_door` (the random visitors leave it alone)."""
-        self._set_door(room_id, door_id, True)
+        """Open a door now and keep it open until `close_door` (the simulated visitors leave it alone)."""
+        with self._lock:
+            self.advance_to(self.clock.time())
+            door = self._door(room_id, door_id)
+            door.held_open, door.next_change = True, math.inf
+            self._set_door(self._rooms[room_id], door, True)
+            self.drive_pins()
 
     def close_door(self, room_id: str, door_id: str) -> None:
-        self._set_door(room_id, door_id, False)
+        """Close a door now; the simulated visitors take it from here."""
+        with self._lock:
+            self.advance_to(self.clock.time())
+            door = self._door(room_id, door_id)
+            door.held_open = False
+            self._set_door(self._rooms[room_id], door, False)
+            self._schedule_visit(door)
+            self.drive_pins()
+
+    def dehumidifiers_running(self, room_id: str) -> list[str]:
+        """Ids of the room's dehumidifiers whose relay is on now."""
+        with self._lock:
+            return [d.config.id for d in self._room(room_id).dehumidifiers.values() if d.running()]
+
+    def water_removed_l(self, room_id: str, relay_id: str) -> float:
+        """Litres a dehumidifier has taken out of the room so far: what its tank would hold."""
+        with self._lock:
+            self.advance_to(self.clock.time())
+            room = self._room(room_id)
+            if relay_id not in room.dehumidifiers:
+                raise KeyError(f"room {room_id!r} has no dehumidifier {relay_id!r} (has {sorted(room.dehumidifiers)})")
+            return room.dehumidifiers[relay_id].water_l
 
     def unplug_sensor(self, room_id: str, sensor_id: str) -> None:
         """A sensor's cable comes loose (tests and scenarios): it stops answering until plugged in."""
@@ -140,28 +305,31 @@ class World:
         with self._lock:
             return (room_id, sensor_id) not in self._unplugged
 
-    def dehumidifiers_running(self, room_id: str) -> list[str]:
-        with self._lock:
-            return [r.id for r in self._rooms[room_id].config.relays if self._relay_on(r.pin, r.active_high)]
-
     # -- time ------------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
+        """Run the world `seconds` past its own time. It never goes back: ahead of its clock, it waits there."""
         with self._lock:
             self.advance_to(self._now + seconds)
 
     def advance_to(self, t: float) -> None:
-        """Integrate up to simulated time `t` in steps of at most MAX_STEP_S."""
+        """Integrate up to time `t` in steps of at most MAX_STEP_S, stopping at every door a visitor moves.
+
+        Door contacts are switched as each door moves, so a gpiozero Button sees every opening, however
+        far the world is advanced at once.
+        """
         with self._lock:
             while self._now < t:
-                dt = min(MAX_STEP_S, t - self._now)
-                self._now += dt
-                for room in self._rooms.values():
-                    self._step(room, dt)
-            self.drive_pins()
+                end = min(self._now + MAX_STEP_S, t, *self._door_changes())
+                if end > self._now:
+                    for room in self._rooms.values():
+                        self._step(room, end - self._now)
+                    self._now = end
+                if self._visit_doors():
+                    self.drive_pins()
 
     def start(self) -> None:
-        """Follow the clock in a background thread so door contacts change on time."""
+        """Follow the clock in a background thread (every 0.1 s of wall time) so doors move on time."""
         if self._thread:
             return
         self._stop.clear()
@@ -180,61 +348,112 @@ class World:
 
     # -- physics ---------------------------------------------------------------------------
 
+    def _outside(self, t: float) -> tuple[float, float]:
+        """Outside (temperature °C, absolute humidity g/m³) at epoch time `t`."""
+        weather = self.sim.weather
+        hour = ((t + self._utc_offset_s) / 3600.0) % 24.0
+        temperature = weather.temperature_c + weather.daily_swing_c * math.sin(2 * math.pi * (hour - 9.0) / 24.0)
+        water = absolute_humidity(weather.temperature_c, weather.humidity_rh)
+        return temperature, min(water, absolute_humidity(temperature, 100.0))  # dew at night, not fog indoors
+
     def _step(self, room: _Room, dt_s: float) -> None:
+        """Move one room `dt_s` seconds on; each process is integrated exactly for constant conditions."""
         hours = dt_s / 3600.0
-        outside_t, outside_rh = self.outside()
-        self._visit_doors(room, dt_s)
-        open_doors = sum(d.open for d in room.doors.values())
-        air_changes = room.config.sim.air_changes_per_hour + DOOR_AIR_CHANGES * open_doors
         volume = room.config.sim.volume_m3
+        outside_c, outside_water = self._outside(self._now + dt_s / 2)
+        air_changes = room.config.sim.air_changes_per_hour + DOOR_AIR_FLOW_M3_H * room.open_doors / volume
 
-        removal_g_m3_h = 0.0
-        heat_c_h = 0.0
-        rh = relative_humidity(room.temperature_c, room.water_g_m3)
-        for relay in room.config.relays:
-            if self._relay_on(relay.pin, relay.active_high):
-                efficiency = max(0.0, min(1.0, (rh - 35.0) / 45.0))
-                removal_g_m3_h += relay.capacity_l_per_day * 1000.0 / 24.0 / volume * efficiency
-                heat_c_h += DEHUMIDIFIER_HEAT_C_PER_H * (relay.capacity_l_per_day / 20.0) * (150.0 / volume)
+        # Dehumidifiers: the water they take out of the air, and the heat they give off while running.
+        humidity = relative_humidity(room.temperature_c, room.water_g_m3)
+        removed_g_h, heat_w = 0.0, 0.0
+        for dehumidifier in room.dehumidifiers.values():
+            if dehumidifier.running():
+                capacity = dehumidifier.config.capacity_l_per_day
+                litres_day = dehumidifier_extraction_l_per_day(capacity, room.temperature_c, humidity)
+                dehumidifier.water_l += litres_day * hours / 24.0
+                removed_g_h += litres_day * 1000.0 / 24.0
+                heat_w += COMPRESSOR_W_PER_L_DAY * capacity + litres_day * 1000.0 / 24.0 * LATENT_HEAT_KJ_PER_G / 3.6
 
-        exchange = 1.0 - math.exp(-air_changes * hours)  # exact for a step of constant rate
-        water_in = (absolute_humidity(outside_t, outside_rh) - room.water_g_m3) * exchange
-        room.water_g_m3 = max(0.1, room.water_g_m3 + (water_in - removal_g_m3_h * hours) / HYGRIC_BUFFER)
-        relax = 1.0 - math.exp(-hours * (1.0 / THERMAL_TIME_CONSTANT_H + air_changes * 0.05))
-        room.temperature_c += (outside_t - room.temperature_c) * relax + heat_c_h * hours
+        # Temperature: towards the outside (plus the dehumidifiers' heat) through walls and exchanged air.
+        loss_w_k = (ENVELOPE_W_PER_K_M3 + AIR_HEAT_KJ_PER_K_M3 * air_changes / 3.6) * volume
+        settles_at = outside_c + heat_w / loss_w_k
+        time_constant_h = THERMAL_MASS_KJ_PER_K_M3 * volume / (loss_w_k * 3.6)
+        room.temperature_c += (settles_at - room.temperature_c) * -math.expm1(-hours / time_constant_h)
 
-    def _visit_doors(self, room: _Room, dt_s: float) -> None:
-        rate_per_s = self.sim.door_openings_per_hour / 3600.0
-        for door in room.doors.values():
-            if door.held:
-                continue
-            if door.open and self._now >= door.closes_at:
-                door.open = False
-            elif not door.open and rate_per_s and door.rng.random() < 1.0 - math.exp(-rate_per_s * dt_s):
-                door.open = True
-                door.closes_at = self._now + door.rng.uniform(*DOOR_OPEN_S)
+        # Water in the air and its fast surfaces: exchange with the outside, then the dehumidifiers.
+        air_g_per_g_m3 = AIR_MOISTURE_FACTOR * volume
+        room.water_g_m3 += (outside_water - room.water_g_m3) * -math.expm1(-air_changes * hours / AIR_MOISTURE_FACTOR)
+        room.water_g_m3 = max(0.0, room.water_g_m3 - removed_g_h * hours / air_g_per_g_m3)
 
-    # -- pins ------------------------------------------------------------------------------
+        # Paper and walls trade water with the air towards equal relative humidity, conserving the total.
+        saturated = absolute_humidity(room.temperature_c, 100.0)
+        air_g_per_rh = air_g_per_g_m3 * saturated / 100.0
+        buffer_g_per_rh = BUFFER_G_PER_RH_M3 * volume
+        conductance = buffer_g_per_rh / BUFFER_TIME_CONSTANT_H  # g/h per % RH of difference
+        air_rh = 100.0 * room.water_g_m3 / saturated
+        balance = (air_g_per_rh * air_rh + buffer_g_per_rh * room.buffer_rh) / (air_g_per_rh + buffer_g_per_rh)
+        keep = math.exp(-conductance * (1.0 / air_g_per_rh + 1.0 / buffer_g_per_rh) * hours)
+        air_rh = balance + (air_rh - balance) * keep
+        room.buffer_rh = balance + (room.buffer_rh - balance) * keep
+        room.water_g_m3 = min(air_rh, 100.0) * saturated / 100.0  # beyond saturation it condenses out
 
-    def _relay_on(self, pin: int, active_high: bool) -> bool:
-        state = self.pins.pin(pin).state
-        return bool(state) == active_high
+    # -- doors -----------------------------------------------------------------------------
 
-    def _set_door(self, room_id: str, door_id: str, is_open: bool) -> None:
-        with self._lock:
-            self.advance_to(self.clock.time())
-            door = self._rooms[room_id].doors[door_id]
-            door.open, door.held = is_open, True
-            self.drive_pins()
+    def _door_changes(self) -> list[float]:
+        return [d.next_change for r in self._rooms.values() for d in r.doors.values()]
 
-    def drive_pins(self) -> None:
-        """Set every door contact's pin to match its door: closed (pulled to ground) while shut.
+    def _schedule_visit(self, door: _Door) -> None:
+        """Draw when the next visitor opens a shut door, so that openings average the configured rate."""
+        rate = self.sim.door_openings_per_hour
+        if rate <= 0 or door.held_open:
+            door.next_change = math.inf
+            return
+        mean_shut_s = max(MIN_DOOR_SHUT_S, 3600.0 / rate - sum(DOOR_OPEN_S) / 2)
+        door.next_change = self._now + door.rng.expovariate(1.0 / mean_shut_s)
 
-        Called after every step, and by whoever creates the input devices: gpiozero's pull-up drives a
-        mock pin high when a Button is made, and the world must put the truth back before anyone listens.
-        """
+    def _visit_doors(self) -> bool:
+        """Open or close the doors whose visitor is due; True if any door moved."""
+        moved = False
         for room in self._rooms.values():
             for door in room.doors.values():
-                pin = self.pins.pin(door.pin)
-                if bool(pin.state) != door.open:
-                    pin.drive_high() if door.open else pin.drive_low()
+                if door.next_change > self._now:
+                    continue
+                moved = True
+                if door.open:
+                    self._set_door(room, door, False)
+                    self._schedule_visit(door)
+                else:
+                    self._set_door(room, door, True)
+                    door.next_change = self._now + door.rng.uniform(*DOOR_OPEN_S)
+        return moved
+
+    def _set_door(self, room: _Room, door: _Door, is_open: bool) -> None:
+        door.open = is_open
+        room.open_doors = sum(d.open for d in room.doors.values())
+
+    # -- pins and lookups ------------------------------------------------------------------
+
+    def drive_pins(self) -> None:
+        """Put every door contact's pin in line with its door: closed (pin low) while the door is shut.
+
+        The world wires its contact pins itself when it is made before the gateway's devices (as
+        `hardware.sim.simulated_site` does), and the pins then hold the truth on their own. A pin a device
+        made first is a plain mock pin that a Button's pull-up drives high: whoever builds devices before
+        the world must call this afterwards, before anyone listens to the doors.
+        """
+        with self._lock:
+            for room in self._rooms.values():
+                for door in room.doors.values():
+                    _set_contact(door.pin, closed=not door.open)
+
+    def _room(self, room_id: str) -> _Room:
+        try:
+            return self._rooms[room_id]
+        except KeyError:
+            raise KeyError(f"no room {room_id!r} in this simulated world (has {sorted(self._rooms)})") from None
+
+    def _door(self, room_id: str, door_id: str) -> _Door:
+        room = self._room(room_id)
+        if door_id not in room.doors:
+            raise KeyError(f"room {room_id!r} has no door {door_id!r} (has {sorted(room.doors)})")
+        return room.doors[door_id]

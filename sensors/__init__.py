@@ -16,6 +16,8 @@ __all__ = ["ClimateSample", "ClimateSensor", "open_climate_sensor"]
 
 
 def open_climate_sensor(sensor: Sensor, backend: str, world: Any, room_id: str, rng: random.Random) -> ClimateSensor:
+    """The driver for a configured sensor: on the simulated `world` for backend "sim" (`rng` gives its noise
+    and failures), the real device for "pi". Nothing of the real driver is imported off a Pi."""
     if backend == "sim":
         from sensors.sim_dht22 import SimulatedDHT22
 

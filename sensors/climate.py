@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 SensorState = Literal["ok", "degraded", "stale", "failed"]
+"""ok: a fresh, plausible read. degraded: values, but doubtful (e.g. implausible jumps). stale: the last good
+values, too old to trust. failed: no values this time; `error` says why."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """A DHT22 in the simulated storeroom: the room's true climate as a DHT22 reports it.
 
-It rounds to the sensor's 0.1 resolution, adds its typical error, and fails now and then with the two
-errors people meet on real Pis (the text is Adafruit's driver's). Issue #4 replaces this with the real
-adafruit-circuitpython-dht driver decoding pulse trains from a modelled DHT22; the `ClimateSensor`
-interface stays, so that change is local to sensors/.
+It reports to the sensor's 0.1 resolution with a little noise, and fails now and then with the errors
+people meet on real Pis, in the words of Adafruit's driver, as a "failed" sample the caller carries on
+from. Issue #4 replaces this with the real adafruit-circuitpython-dht driver decoding pulse trains from a
+modelled DHT22; the `ClimateSensor` interface stays, so that change is local to sensors/.
 """
 
 from __future__ import annotations
@@ -15,21 +15,26 @@ from hardware.config import Sensor
 from sensors.climate import ClimateSample
 
 ROUTINE_ERRORS = ("A full buffer was not returned. Try again.", "Checksum did not validate. Try again.")
-FAILURE_RATE = 0.03
-"""Share of reads that fail; a few per cent is what a DHT22 on a long cable does."""
-
-
+"""What Adafruit's driver raises for a garbled or short pulse train: routine on a Pi, retried next read."""
 NO_RESPONSE = "DHT sensor not found, check wiring"
+"""What the driver raises when nothing answers at all (an unplugged sensor)."""
+FAILURE_RATE = 0.03
+"""Share of reads that fail: a few per cent is what a DHT22 on a metre or two of cable does."""
+NOISE_C, NOISE_RH = 0.1, 0.5
+"""Standard deviation of read-to-read noise: within about ±0.2 °C and ±1 % RH. (The datasheet's ±0.5 °C
+and ±2 % RH accuracy is mostly a steady offset per unit, not modelled.)"""
 
 
-class _Climate(Protocol):
+class _Room(Protocol):
     def climate(self, room_id: str) -> tuple[float, float]: ...
 
     def sensor_connected(self, room_id: str, sensor_id: str) -> bool: ...
 
 
 class SimulatedDHT22:
-    def __init__(self, world: _Climate, room_id: str, sensor: Sensor, rng: random.Random) -> None:
+    """A DHT22 in `room_id` of the simulated `world`; `rng` decides its noise and its failures."""
+
+    def __init__(self, world: _Room, room_id: str, sensor: Sensor, rng: random.Random) -> None:
         self.world = world
         self.room_id = room_id
         self.sensor = sensor
@@ -41,7 +46,6 @@ class SimulatedDHT22:
         if self.rng.random() < FAILURE_RATE:
             return ClimateSample(None, None, "failed", self.rng.choice(ROUTINE_ERRORS))
         temperature, humidity = self.world.climate(self.room_id)
-        # Datasheet accuracy: ±0.5 °C, ±2 % RH; most of it is a steady offset, the noise is smaller.
-        temperature += self.rng.gauss(0.0, 0.1)
-        humidity = min(100.0, max(0.0, humidity + self.rng.gauss(0.0, 0.4)))
+        temperature += self.rng.gauss(0.0, NOISE_C)
+        humidity = min(99.9, max(0.0, humidity + self.rng.gauss(0.0, NOISE_RH)))  # it reports 0-99.9 %
         return ClimateSample(round(temperature, 1), round(humidity, 1), "ok")

@@ -6,15 +6,7 @@ import logging
 
 import click
 
-from hardware.config import ConfigError, SiteConfig, load
-
-
-def _site(path: str) -> SiteConfig:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
+from hardware.config_cli import load_or_exit
 
 
 def _host_port(value: str, option: str) -> tuple[str, int]:
@@ -48,7 +40,7 @@ def serve(config_path: str, broker: str | None, listen: str | None, verbose: boo
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    site = _site(config_path)
+    site = load_or_exit(config_path)
     host, port = _host_port(listen or site.dashboard.listen, "--listen")
     broker_host, broker_port = _host_port(broker, "--broker") if broker else (site.broker.host, site.broker.port)
     try:
@@ -71,7 +63,7 @@ config_option = click.option(
 def _people(config_path: str):
     from dashboard.users import connect
 
-    site = _site(config_path)
+    site = load_or_exit(config_path)
     return connect(site.dashboard_database, migrate_schema=True)
 
 

@@ -6,16 +6,9 @@ import logging
 
 import click
 
-from hardware.config import ConfigError, SiteConfig, load
+from hardware.config import SiteConfig
+from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals
-
-
-def _site(path: str) -> SiteConfig:
-    try:
-        return load(path)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
 
 
 def _gateway_id(site: SiteConfig, chosen: str | None) -> str:
@@ -65,7 +58,7 @@ def run(config_path: str, gateway_id: str | None, broker: str | None, verbose: b
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    site = _site(config_path)
+    site = load_or_exit(config_path)
     gid = _gateway_id(site, gateway_id)
     host, port = _host_port(broker)
     try:
@@ -90,7 +83,7 @@ def outbox(config_path: str, gateway_id: str | None) -> None:
     """
     from gateway.outbox import Outbox
 
-    site = _site(config_path)
+    site = load_or_exit(config_path)
     gid = _gateway_id(site, gateway_id)
     path = site.outbox_path(gid)
     if not path.exists():

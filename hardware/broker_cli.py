@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from hardware.broker import Broker, BrokerError
-from hardware.config import ConfigError, load
+from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals
 
 
@@ -22,11 +22,7 @@ def run(config_path: str, port: int | None) -> None:
 
     Example: storeroom broker run --config hardware/configs/demo.toml
     """
-    try:
-        site = load(config_path)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
+    site = load_or_exit(config_path)
     stop = StopSignals().event
     try:
         with Broker(site, port=port) as running:

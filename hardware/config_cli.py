@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from hardware.config import ConfigError, load
+from hardware.config import ConfigError, SiteConfig, load
+
+
+def load_or_exit(path: str) -> SiteConfig:
+    """The site config at `path`, or its refusal on stderr and exit 2: every command's way in."""
+    try:
+        return load(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
 
 
 @click.group()
@@ -19,10 +28,6 @@ def check(path: str) -> None:
 
     Example: storeroom config check hardware/configs/demo.toml
     """
-    try:
-        site = load(path)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
+    site = load_or_exit(path)
     rooms = ", ".join(f"{r.id} ({r.gateway})" for r in site.rooms)
     click.echo(f"{path}: ok: site {site.site.id}, {len(site.gateways)} gateway(s), rooms: {rooms}")

@@ -22,7 +22,8 @@ import click
 from dashboard.audit import record
 from dashboard.users import ROLES, connect, ensure_demo_users
 from hardware.broker import Broker, BrokerError, ensure_passwords
-from hardware.config import ConfigError, SiteConfig, load
+from hardware.config import SiteConfig
+from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals, die_with_parent
 
 DEMO_CONFIG = Path(str(resources.files("hardware") / "configs" / "demo.toml"))
@@ -129,11 +130,7 @@ def demo(config_path: str, port: int) -> None:
 
     Example: storeroom demo
     """
-    try:
-        site = load(config_path)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(2) from None
+    site = load_or_exit(config_path)
     if site.hardware.backend != "sim":
         click.echo(f"{config_path}: the demo runs simulated sites only (hardware.backend = 'sim')", err=True)
         raise SystemExit(2)

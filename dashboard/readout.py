@@ -167,8 +167,10 @@ def history(
 ) -> list[dict]:
     """A room's readings between `since` and `until`, averaged over `buckets` equal slices (empty ones left out).
 
-    Averaging in SQLite keeps a month of 5-second readings (half a million rows) from ever leaving the
-    database: the page gets a few hundred points whatever the period.
+    Only fresh values count (state ok): a degraded or stale reading repeats an older value, which would
+    draw a flat line where the room was not measured. Averaging in SQLite keeps a month of 5-second
+    readings (half a million rows) from ever leaving the database: the page gets a few hundred points
+    whatever the period.
     """
     start, end = since.timestamp(), until.timestamp()
     width = max((end - start) / buckets, 1.0)
@@ -176,7 +178,7 @@ def history(
         """SELECT CAST((strftime('%s', ts) - ?) / ? AS INTEGER) AS slot,
                   avg(temperature_c), avg(humidity_rh), count(*)
            FROM readings
-           WHERE site = ? AND room = ? AND ts >= ? AND ts <= ? AND humidity_rh IS NOT NULL
+           WHERE site = ? AND room = ? AND ts >= ? AND ts <= ? AND state = 'ok'
            GROUP BY slot ORDER BY slot""",
         (start, width, site, room, iso(since), iso(until)),
     ).fetchall()

@@ -265,6 +265,13 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     (5, "each user's language", ["ALTER TABLE users ADD COLUMN language TEXT"]),
+    (
+        6,
+        "age of a reading's values (degraded and stale readings repeat older ones)",
+        [
+            "ALTER TABLE readings ADD COLUMN age_s REAL NOT NULL DEFAULT 0",
+        ],
+    ),
 ]
 
 

@@ -319,6 +319,7 @@ class Store:
                 "temperature_c": body.temperature_c,
                 "humidity_rh": body.humidity_rh,
                 "error": body.error,
+                "age_s": body.age_s,
             }
         )
         site, gateway, seq = row["site"], row["gateway"], row["seq"]

@@ -81,6 +81,8 @@ class Reading(_Sequenced):
     temperature_c: Annotated[float, Field(ge=-40, le=80)] | None = None
     humidity_rh: Annotated[float, Field(ge=0, le=100)] | None = None
     error: Text | None = None
+    age_s: Annotated[float, Field(ge=0)] = 0.0
+    """How old the values are: 0 when fresh; a degraded or stale reading repeats a value this old."""
 
 
 class Event(_Sequenced):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway import protocol
+from gateway.alarms import Alarms
 from gateway.climate import Hygrostat, combine
 from gateway.link import Link
 from gateway.outbox import Outbox
@@ -22,13 +23,11 @@ from hardware.board import Board, pin_factory
 from hardware.clock import Clock, SimClock, WallClock
 from hardware.config import Room, SiteConfig
 from sensors import open_climate_sensor
-from sensors.climate import ClimateSample, ClimateSensor
+from sensors.climate import ClimateSample
+from sensors.sampler import Sampler
 from storeroom import __version__
 
 log = logging.getLogger(__name__)
-
-FAILURES_BEFORE_EVENT = 3
-"""Failed reads in a row of one sensor before a `device_error` event."""
 
 
 class GatewayService:
@@ -58,8 +57,8 @@ class GatewayService:
             factory = pin_factory(site.hardware)
         self.board = Board(self.rooms, factory)
         rng = random.Random(f"{site.hardware.sim.seed}/{gateway_id}")
-        self.sensors: dict[tuple[str, str], ClimateSensor] = {
-            (room.id, s.id): open_climate_sensor(s, site.hardware.backend, self.world, room.id, rng)
+        self.samplers: dict[tuple[str, str], Sampler] = {
+            (room.id, s.id): open_climate_sensor(s, site.hardware.backend, self.world, room.id, rng, self.clock)
             for room in self.rooms
             for s in room.sensors
         }
@@ -75,7 +74,6 @@ class GatewayService:
                 log.error("ignored the saved humidity band of %s (%s); using the config's", room_id, exc)
         # Sampling and commands (on the link's thread) both switch relays: one decision at a time.
         self._control_lock = threading.Lock()
-        self._failures: dict[tuple[str, str], int] = {}
 
         self.topics = protocol.Topics(site.site.id, gateway_id)
         self.outbox = Outbox(site.outbox_path(gateway_id))
@@ -92,6 +90,7 @@ class GatewayService:
             on_command=self._on_command,
         )
         self._synced = simulated or clock_synced()
+        self.alarms = Alarms(self.event, self.clock.monotonic)
         self._wire_doors()
 
     # -- time ---------------------------------------------------------------------------------
@@ -107,7 +106,7 @@ class GatewayService:
             "gateway %s: %d room(s), %d sensor(s), outbox %s (%d pending, last seq %d)",
             self.gateway.id,
             len(self.rooms),
-            len(self.sensors),
+            len(self.samplers),
             self.outbox.path,
             self.outbox.pending(),
             self.outbox.last_seq(),
@@ -115,15 +114,14 @@ class GatewayService:
         if self.world:
             self.world.start()
         self.link.start()
-        intervals = {(room.id, s.id): s.interval_s for room in self.rooms for s in room.sensors}
-        due = dict.fromkeys(intervals, self.clock.monotonic())
         try:
             while not stop.is_set():
                 now = self.clock.monotonic()
-                for key in [k for k, t in due.items() if t <= now]:
-                    self._sample(*key)
-                    due[key] = max(due[key] + intervals[key], now)
-                wait = min(due.values(), default=now + 1.0) - self.clock.monotonic()
+                for key, sampler in self.samplers.items():
+                    if sampler.next_due <= now:
+                        self._sample(*key)
+                due = min((s.next_due for s in self.samplers.values()), default=now + 1.0)
+                wait = due - self.clock.monotonic()
                 if wait > 0:
                     self.clock.wait(stop, wait)
         finally:
@@ -131,6 +129,8 @@ class GatewayService:
 
     def close(self) -> None:
         self.link.stop()
+        for sampler in self.samplers.values():
+            sampler.close()
         if self.world:
             self.world.stop()
         self.board.close()
@@ -139,45 +139,46 @@ class GatewayService:
     # -- sensing and control ------------------------------------------------------------------
 
     def _sample(self, room_id: str, sensor_id: str) -> None:
+        sampler = self.samplers[room_id, sensor_id]
         try:
-            sample = self.sensors[room_id, sensor_id].read()
+            sample = sampler.poll()
         except Exception as exc:  # a driver bug must not stop the gateway: report it and go on
             log.exception("sensor %s/%s raised", room_id, sensor_id)
             sample = ClimateSample(None, None, "failed", f"{type(exc).__name__}: {exc}")
+            sampler.next_due = self.clock.monotonic() + sampler.sensor.interval_s
+        if sample is None:  # a failed read, to be tried again shortly
+            return
         self.samples[room_id][sensor_id] = sample
         self._publish_reading(room_id, sensor_id, sample)
         self._note_sensor_state(room_id, sensor_id, sample)
         self._control(room_id)
 
     def _note_sensor_state(self, room_id: str, sensor_id: str, sample: ClimateSample) -> None:
-        """A device error is an event when a sensor keeps failing, and again when it reads once more.
+        """A sensor whose value can no longer drive control is an alarm: stale first, failed after.
 
-        Single failed reads are routine for a DHT22 ("A full buffer was not returned"); they show in the
-        reading's state, and only FAILURES_BEFORE_EVENT in a row make an event.
+        Single failed reads are routine for a DHT22 ("A full buffer was not returned"); the sampler retries
+        them and keeps a degraded value, so only a sensor that stays silent raises anything.
         """
-        key = (room_id, sensor_id)
-        failures = self._failures.get(key, 0)
-        if sample.state in ("failed", "stale"):
-            self._failures[key] = failures + 1
-            if failures + 1 == FAILURES_BEFORE_EVENT:
-                self.event(
-                    "device_error",
-                    severity="warning",
-                    room=room_id,
-                    device=sensor_id,
-                    message=sample.error or f"sensor {sensor_id} is {sample.state}",
-                    data={"state": sample.state, "failures": failures + 1},
-                )
-            return
-        self._failures[key] = 0
-        if failures >= FAILURES_BEFORE_EVENT:
-            self.event(
-                "device_recovered",
-                room=room_id,
-                device=sensor_id,
-                message=f"sensor {sensor_id} reads again after {failures} failed reads",
-                data={"state": sample.state, "failures": failures},
-            )
+        why = sample.error or sample.state
+        self.alarms.set(
+            "sensor_stale",
+            sample.state == "stale",
+            room=room_id,
+            device=sensor_id,
+            severity="warning",
+            message=f"sensor {sensor_id}: no good read for {sample.age_s:.0f} s ({why}); not used for control",
+            cleared_message=f"sensor {sensor_id} is {sample.state}",
+            data={"state": sample.state},
+        )
+        self.alarms.set(
+            "sensor_failed",
+            sample.state == "failed",
+            room=room_id,
+            device=sensor_id,
+            message=f"sensor {sensor_id} has failed: {why}",
+            cleared_message=f"sensor {sensor_id} reads again ({sample.state})",
+            data={"state": sample.state},
+        )
 
     def _control(self, room_id: str) -> None:
         with self._control_lock:
@@ -232,6 +233,7 @@ class GatewayService:
                 temperature_c=sample.temperature_c,
                 humidity_rh=sample.humidity_rh,
                 error=sample.error,
+                age_s=sample.age_s,
             ),
         )
 

@@ -81,12 +81,63 @@ class Storage(_Strict):
         return self.secrets_dir or self.dir / "secrets"
 
 
+class Band(_Strict):
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        return self
+
+
+class Sampling(_Strict):
+    """How a sensor's raw reads become a trusted value with a state (sensors/sampler.py)."""
+
+    retries: Annotated[int, Field(ge=0, le=5)] = 2
+    """Reads tried again after a failure before the sample counts as failed."""
+    retry_after_s: Annotated[float, Field(ge=2.5, le=60)] = 2.5
+    """Wait before the first retry, doubled for each next; a DHT22 needs 2 s between reads."""
+    median_of: Annotated[int, Field(ge=1, le=15)] = 3
+    """The value is the median of this many recent good reads: one odd read moves nothing."""
+    plausible_c: Band = Band(low=-30.0, high=60.0)
+    plausible_rh: Band = Band(low=0.5, high=100.0)
+    """Reads outside are refused (a DHT22 reading exactly 0 % RH is a wiring fault, not dry air)."""
+    max_step_c: Annotated[float, Field(gt=0)] = 2.0
+    max_step_rh: Annotated[float, Field(gt=0)] = 8.0
+    """A read this far from the current value, plus `max_rate_*_per_min` for the time since, is a spike."""
+    max_rate_c_per_min: Annotated[float, Field(ge=0)] = 1.0
+    max_rate_rh_per_min: Annotated[float, Field(ge=0)] = 5.0
+    confirm_reads: Annotated[int, Field(ge=2, le=10)] = 3
+    """A jump that this many reads in a row agree on is real (a sensor moved, a door opened for long)."""
+    stuck_after_s: Annotated[float, Field(ge=60)] = 1800.0
+    """The same raw values for this long (and at least 10 reads) mean a hung sensor."""
+    stale_after_s: Annotated[float, Field(ge=5)] = 60.0
+    """Without a good read for this long the last value is stale: shown, but not used for control."""
+    failed_after_s: Annotated[float, Field(ge=10)] = 300.0
+    """Without a good read for this long the sensor has failed and its value is withdrawn."""
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> Sampling:
+        if self.failed_after_s <= self.stale_after_s:
+            raise ValueError(f"failed_after_s ({self.failed_after_s}) must exceed stale_after_s ({self.stale_after_s})")
+        return self
+
+
 class Sensor(_Strict):
     id: Ident
     type: Literal["dht22"]
     pin: BcmPin
-    interval_s: Annotated[float, Field(ge=2.0, le=3600)] = 10.0
-    """DHT22s must not be read faster than every 2 s (field notes)."""
+    interval_s: Annotated[float, Field(ge=2.5, le=3600)] = 10.0
+    """DHT22s must not be read faster than every 2 s (field notes); the driver repeats old values if they are."""
+    decode: Literal["bitbang", "pulseio"] = "bitbang"
+    """How Adafruit's driver times the DHT22's pulses: Blinka's pulse reader (Pi 4 and older), or by polling
+    the pin (works everywhere; the pulse reader hangs on a Pi 5)."""
+    temperature_offset_c: Annotated[float, Field(ge=-5, le=5)] = 0.0
+    humidity_offset_rh: Annotated[float, Field(ge=-10, le=10)] = 0.0
+    """Calibration: added to every read (from a comparison with a reference instrument)."""
+    sampling: Sampling = Sampling()
 
 
 class Relay(_Strict):
@@ -102,17 +153,6 @@ class Door(_Strict):
     id: Ident
     contact_pin: BcmPin
     """Reed contact, closed (pulled low) while the door is shut."""
-
-
-class Band(_Strict):
-    low: float
-    high: float
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Band:
-        if self.low >= self.high:
-            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
-        return self
 
 
 class Climate(_Strict):

@@ -41,6 +41,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from hardware.clock import Clock
 from hardware.config import Relay, Room, Simulation
+from hardware.dht22_model import FAULTS, Fault
 
 # -- physics constants ---------------------------------------------------------------------------
 
@@ -229,7 +230,7 @@ class World:
             )
             for door in self._rooms[room.id].doors.values():
                 self._schedule_visit(door)
-        self._unplugged: set[tuple[str, str]] = set()
+        self._faults: dict[tuple[str, str], Fault] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.drive_pins()
@@ -294,16 +295,28 @@ class World:
 
     def unplug_sensor(self, room_id: str, sensor_id: str) -> None:
         """A sensor's cable comes loose (tests and scenarios): it stops answering until plugged in."""
-        with self._lock:
-            self._unplugged.add((room_id, sensor_id))
+        self.set_sensor_fault(room_id, sensor_id, "no_response")
 
     def plug_in_sensor(self, room_id: str, sensor_id: str) -> None:
+        self.set_sensor_fault(room_id, sensor_id, None)
+
+    def set_sensor_fault(self, room_id: str, sensor_id: str, fault: Fault | None) -> None:
+        """Give a sensor one of the faults of `hardware.dht22_model.FAULTS`, or heal it with None."""
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown sensor fault {fault!r} (one of {', '.join(FAULTS)})")
         with self._lock:
-            self._unplugged.discard((room_id, sensor_id))
+            self._room(room_id)
+            if fault is None:
+                self._faults.pop((room_id, sensor_id), None)
+            else:
+                self._faults[room_id, sensor_id] = fault
+
+    def sensor_fault(self, room_id: str, sensor_id: str) -> Fault | None:
+        with self._lock:
+            return self._faults.get((room_id, sensor_id))
 
     def sensor_connected(self, room_id: str, sensor_id: str) -> bool:
-        with self._lock:
-            return (room_id, sensor_id) not in self._unplugged
+        return self.sensor_fault(room_id, sensor_id) != "no_response"
 
     # -- time ------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""Sensors: climate (DHT22 now; SHT3x/SHT4x and RS-485 probes behind the same interface later).
+"""Sensors: climate (DHT22 now; SHT3x/SHT4x and RS-485 probes fit the same `ClimateProbe` seam).
 
-Drivers give `ClimateSample`s (sensors/climate.py); `open_climate_sensor` picks the implementation for a
-configured sensor and backend, so the gateway never asks which one it got.
+A probe does raw reads (sensors/dht22.py); a `Sampler` (sensors/sampler.py) makes them a trusted value
+with a state. `open_climate_sensor` picks the probe for a configured sensor and backend once, so the
+gateway never asks which one it got.
 """
 
 from __future__ import annotations
@@ -9,20 +10,23 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from hardware.clock import Clock
 from hardware.config import Sensor
-from sensors.climate import ClimateSample, ClimateSensor
+from sensors.climate import ClimateProbe, ClimateSample, ProbeError
+from sensors.sampler import Sampler
 
-__all__ = ["ClimateSample", "ClimateSensor", "open_climate_sensor"]
+__all__ = ["ClimateProbe", "ClimateSample", "ProbeError", "Sampler", "open_climate_sensor"]
 
 
-def open_climate_sensor(sensor: Sensor, backend: str, world: Any, room_id: str, rng: random.Random) -> ClimateSensor:
-    """The driver for a configured sensor: on the simulated `world` for backend "sim" (`rng` gives its noise
-    and failures), the real device for "pi". Nothing of the real driver is imported off a Pi."""
+def open_climate_sensor(
+    sensor: Sensor, backend: str, world: Any, room_id: str, rng: random.Random, clock: Clock
+) -> Sampler:
+    """The sampler for a configured sensor: Adafruit's DHT22 driver on the Pi's GPIO for backend "pi", or
+    on a modelled DHT22 in the simulated `world` for "sim" (`rng` draws its noise and glitches)."""
+    from sensors import dht22
+
     if backend == "sim":
-        from sensors.sim_dht22 import SimulatedDHT22
-
-        return SimulatedDHT22(world, room_id, sensor, rng)
-    raise NotImplementedError(
-        f"sensor {sensor.id!r}: the real DHT22 driver (adafruit-circuitpython-dht) arrives with issue #4; "
-        "until then only hardware.backend = 'sim' can read climate"
-    )
+        probe = dht22.open_simulated(sensor, world, room_id, clock, rng)
+    else:
+        probe = dht22.open_pi(sensor, clock)
+    return Sampler(sensor, probe, clock)

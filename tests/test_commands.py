@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def config_path(tmp_path):
-    return write_site(tmp_path, speed=50.0, interval_s=2.0)
+    return write_site(tmp_path, speed=50.0, interval_s=2.5)
 
 
 @pytest.fixture

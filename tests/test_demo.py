@@ -60,7 +60,7 @@ class RunningDemo:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    config_path = write_site(folder, speed=100.0, interval_s=2.0, port=free_port())
+    config_path = write_site(folder, speed=100.0, interval_s=2.5, port=free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "storeroom", "demo", "--config", str(config_path), "--port", str(free_port())],
         stdout=subprocess.PIPE,

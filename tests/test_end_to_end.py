@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def config_path(tmp_path):
-    return write_site(tmp_path, speed=100.0, interval_s=2.0, door_openings_per_hour=20.0)
+    return write_site(tmp_path, speed=100.0, interval_s=2.5, door_openings_per_hour=20.0)
 
 
 @pytest.fixture

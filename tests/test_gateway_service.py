@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from gateway.service import FAILURES_BEFORE_EVENT, GatewayService
+from gateway.service import GatewayService
 from hardware.clock import SimClock
 from tests.support import wait_until
 
@@ -31,19 +31,24 @@ def queued(service: GatewayService, kind: str) -> list[dict]:
     return [json.loads(m.payload) for m in service.outbox.after(0, 100_000) if f"/{kind}" in m.topic]
 
 
-def test_an_unplugged_sensor_is_an_event_and_the_gateway_keeps_going(east, broker):
+def test_an_unplugged_sensor_raises_stale_then_failed_and_clears_when_it_reads_again(east, broker):
     assert east.link.wait_connected(10)
     broker.stop()  # keep everything in the outbox, where the test can read it
     east.world.unplug_sensor("east-stack", "dht-1")
-    errors = wait_until(lambda: queued(east, "event/device_error"), what="a device_error event")
-    assert errors[0]["device"] == "dht-1"
-    assert errors[0]["message"] == "DHT sensor not found, check wiring"
-    assert errors[0]["data"]["failures"] == FAILURES_BEFORE_EVENT
-    failed = [r for r in queued(east, "telemetry") if r["state"] == "failed"]
-    assert failed and all("humidity_rh" not in r for r in failed)
+    stale = wait_until(lambda: queued(east, "event/sensor_stale"), what="a sensor_stale alarm")
+    assert stale[0]["device"] == "dht-1" and stale[0]["severity"] == "warning"
+    assert "DHT sensor not found, check wiring" in stale[0]["message"]
+    failed = wait_until(lambda: queued(east, "event/sensor_failed"), what="a sensor_failed alarm")
+    assert failed[0]["severity"] == "alarm"
+    assert any(e["data"].get("cleared") for e in queued(east, "event/sensor_stale"))  # it is failed now, not stale
+    readings = [r for r in queued(east, "telemetry") if r["state"] == "failed"]
+    assert readings and all("humidity_rh" not in r for r in readings)
 
     east.world.plug_in_sensor("east-stack", "dht-1")
-    wait_until(lambda: queued(east, "event/device_recovered"), what="a device_recovered event")
+    wait_until(
+        lambda: [e for e in queued(east, "event/sensor_failed") if e["data"].get("cleared")],
+        what="the sensor_failed alarm to clear",
+    )
 
 
 def test_the_dehumidifier_runs_while_the_broker_is_down(east, broker):

@@ -7,7 +7,6 @@ the gateway uses. Each builds its site from the demo config, changed where the t
 from __future__ import annotations
 
 import itertools
-import random
 import threading
 import tomllib
 from datetime import datetime
@@ -22,7 +21,6 @@ from hardware.clock import ManualClock, SimClock
 from hardware.config import SiteConfig, from_dict
 from hardware.sim import simulated_site
 from hardware.world import World, absolute_humidity, dehumidifier_extraction_l_per_day, relative_humidity
-from sensors.sim_dht22 import NO_RESPONSE, ROUTINE_ERRORS, SimulatedDHT22
 
 DEMO = Path(__file__).parents[1] / "hardware" / "configs" / "demo.toml"
 HOUR, DAY = 3600.0, 24 * 3600.0
@@ -296,34 +294,18 @@ def test_a_manual_clock_moves_only_when_told():
     assert clock.monotonic() == 1040.0
 
 
-# -- the simulated DHT22 -------------------------------------------------------------------------
+# -- sensors in the world ------------------------------------------------------------------------
 
 
-def test_the_simulated_dht22_reads_near_the_truth_and_sometimes_fails_with_the_drivers_words(storerooms):
-    room = storerooms()
-    sensor = demo_site().rooms[0].sensors[0]
-    dht = SimulatedDHT22(room.world, ROOM, sensor, random.Random(3))
-    true_temperature, true_humidity = room.world.climate(ROOM)
-
-    samples = [dht.read() for _ in range(1000)]
-
-    good = [s for s in samples if s.state == "ok"]
-    failed = [s for s in samples if s.state == "failed"]
-    assert all(abs(s.temperature_c - true_temperature) <= 0.5 for s in good)
-    assert all(abs(s.humidity_rh - true_humidity) <= 2.5 for s in good)
-    assert all(s.temperature_c == round(s.temperature_c, 1) for s in good)  # 0.1 resolution
-    assert 10 <= len(failed) <= 60  # a few per cent
-    assert {s.error for s in failed} == set(ROUTINE_ERRORS)
-    assert all(s.temperature_c is None and s.humidity_rh is None for s in failed)
-
-
-def test_an_unplugged_dht22_says_so_and_reads_again_when_plugged_in(storerooms):
+def test_a_sensor_fault_is_set_healed_and_checked_against_the_known_faults(storerooms):
     world = storerooms().world
-    dht = SimulatedDHT22(world, ROOM, demo_site().rooms[0].sensors[0], random.Random(1))
     world.unplug_sensor(ROOM, "dht-1")
-    assert {dht.read().error for _ in range(5)} == {NO_RESPONSE}
+    assert world.sensor_fault(ROOM, "dht-1") == "no_response"
+    assert not world.sensor_connected(ROOM, "dht-1")
     world.plug_in_sensor(ROOM, "dht-1")
-    assert any(dht.read().state == "ok" for _ in range(5))
+    assert world.sensor_fault(ROOM, "dht-1") is None
+    with pytest.raises(ValueError, match="unknown sensor fault 'melted'"):
+        world.set_sensor_fault(ROOM, "dht-1", "melted")
 
 
 def test_asking_for_a_room_the_world_does_not_have_names_what_it_has():

@@ -1,17 +1,17 @@
-"""Room climate: combine a room's sensors into one value and run its dehumidifiers by a hygrostat.
-
-This is the first, plain controller: a target band with hysteresis, and a safe hold when the room has
-no usable reading. Issue #4 grows it into the archive-grade controller (minimum on/off times, staggered
-starts, tank-full inputs, run-time alarms); it runs on the gateway and never waits for the network.
-"""
+"""Room climate on the gateway: one value from a room's sensors, its dehumidifiers run by its hygrostat,
+and the alarms about both. It runs on every sample and never waits for the network."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 
-from gateway.protocol import check_band
-from hardware.config import Climate
+from gateway.alarms import Alarms
+from gateway.climate_watch import ClimateWatch
+from gateway.hygrostat import Decision, Hygrostat
+from hardware.config import Relay, Room
 from sensors.climate import ClimateSample
 
 
@@ -26,7 +26,7 @@ class RoomClimate:
 
 def combine(samples: dict[str, ClimateSample]) -> RoomClimate:
     """Median of the sensors that read ok or degraded; a failed or stale sensor is left out."""
-    usable = {sid: s for sid, s in samples.items() if s.state in ("ok", "degraded") and s.humidity_rh is not None}
+    usable = {sid: s for sid, s in samples.items() if s.usable}
     if not usable:
         return RoomClimate(None, None, ())
     temps = [s.temperature_c for s in usable.values() if s.temperature_c is not None]
@@ -37,30 +37,108 @@ def combine(samples: dict[str, ClimateSample]) -> RoomClimate:
     )
 
 
-class Hygrostat:
-    """Dehumidifiers on above the band's top, off once humidity is `hysteresis_rh` below it.
+class RoomControl:
+    """One room: its sensors' samples in, its relays switched, its alarms raised and cleared.
 
-    Switching at the top of the band (not its middle) keeps compressor starts few; the hysteresis keeps a
-    value hovering at the limit from toggling the relay. Without a usable reading the hygrostat holds
-    its last decision: a dead sensor must neither start nor stop a compressor on its own.
+    `relay(unit_id)` gives the unit's gpiozero output, `tank_full(unit_id)` its float switch; `event(kind,
+    **fields)` queues an event. Nothing here waits for the network.
     """
 
-    def __init__(self, climate: Climate) -> None:
-        self.hysteresis_rh = climate.hysteresis_rh
-        self.running = False
-        self.set_band(climate.humidity_rh.low, climate.humidity_rh.high)
+    def __init__(
+        self,
+        room: Room,
+        *,
+        relay: Callable[[str], Any],
+        tank_full: Callable[[str], bool],
+        alarms: Alarms,
+        event: Callable[..., None],
+        now: float,
+    ) -> None:
+        self.room = room
+        self.relay = relay
+        self.tank_full = tank_full
+        self.alarms = alarms
+        self.event = event
+        self.samples: dict[str, ClimateSample] = {}
+        self.value = RoomClimate(None, None, ())
+        self.hygrostat = Hygrostat(room.climate, [r.id for r in room.relays], now)
+        self.watch = ClimateWatch(room.id, room.climate, alarms)
+        self.last_decision: Decision | None = None
 
-    def set_band(self, low: float, high: float) -> None:
-        """A new target band (from the config, or a command from the dashboard)."""
-        check_band(low, high, self.hysteresis_rh)
-        self.band = (low, high)
-        self.on_above = high
-        self.off_below = high - self.hysteresis_rh
+    def update(self, now: float, sensor_id: str | None = None, sample: ClimateSample | None = None) -> None:
+        """Take a new sample (if any) and decide again: relays, then alarms."""
+        if sensor_id is not None and sample is not None:
+            self.samples[sensor_id] = sample
+        self.value = combine(self.samples)
+        tanks = {r.id: self.tank_full(r.id) for r in self.room.relays}
+        decision = self.hygrostat.step(now, self.value.humidity_rh, tanks)
+        self.last_decision = decision
+        for relay in self.room.relays:
+            self._apply(relay, decision)
+        self._alarms(decision)
+        self.watch.update(now, self.value.temperature_c, self.value.humidity_rh)
 
-    def decide(self, humidity_rh: float | None) -> bool:
-        if humidity_rh is not None:
-            if humidity_rh > self.on_above:
-                self.running = True
-            elif humidity_rh < self.off_below:
-                self.running = False
-        return self.running
+    def _apply(self, relay: Relay, decision: Decision) -> None:
+        want = decision.units[relay.id]
+        device = self.relay(relay.id)
+        if bool(device.value) == want:
+            return
+        device.value = want
+        why = (
+            "tank full"
+            if relay.id in decision.tank_full
+            else "not lowering humidity"
+            if relay.id in decision.ineffective
+            else f"override {decision.override}"
+            if decision.override
+            else "no usable humidity: fail-safe"
+            if decision.fail_safe
+            else "humidity"
+        )
+        self.event(
+            "relay",
+            room=self.room.id,
+            device=relay.id,
+            message=f"{relay.kind} {relay.id} {'on' if want else 'off'} ({why})",
+            data={"on": want, "kind": relay.kind, "humidity_rh": self.value.humidity_rh, "reason": why},
+        )
+
+    def _alarms(self, decision: Decision) -> None:
+        room, control = self.room.id, self.room.climate.control
+        self.alarms.set(
+            "climate_fail_safe",
+            decision.fail_safe,
+            room=room,
+            message=f"no usable humidity in {room}: dehumidifiers {control.fail_safe} until a sensor reads again",
+            cleared_message=f"{room} has a humidity value again ({', '.join(self.value.used)})",
+        )
+        hours, drop = control.ineffective_after_s / 3600, control.ineffective_drop_rh
+        for relay in self.room.relays:
+            unit = relay.id
+            for kind, active, severity, message, cleared in (
+                ("dehumidifier_tank_full", decision.tank_full, "alarm", "tank full, unit stopped; empty it", "emptied"),
+                (
+                    "dehumidifier_fault",
+                    decision.ineffective,
+                    "alarm",
+                    f"ran {hours:g} h without lowering humidity by {drop:g} % RH: stopped, "
+                    f"tried again in {control.lockout_s / 60:.0f} min",
+                    "tried again",
+                ),
+                (
+                    "dehumidifier_long_run",
+                    decision.long_run,
+                    "warning",
+                    f"has run over {control.max_run_s / 3600:g} h without a rest",
+                    "rests",
+                ),
+            ):
+                self.alarms.set(
+                    kind,
+                    unit in active,
+                    room=room,
+                    device=unit,
+                    severity=severity,
+                    message=f"{unit}: {message}",
+                    cleared_message=f"{unit}: {cleared}",
+                )

@@ -6,6 +6,7 @@ on to the devices at once; the link sends the outbox whenever the broker is reac
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 from gateway import protocol
 from gateway.alarms import Alarms
-from gateway.climate import Hygrostat, combine
+from gateway.climate import RoomControl
 from gateway.link import Link
 from gateway.outbox import Outbox
 from gateway.settings import Settings
@@ -62,14 +63,25 @@ class GatewayService:
             for room in self.rooms
             for s in room.sensors
         }
-        self.samples: dict[str, dict[str, ClimateSample]] = {room.id: {} for room in self.rooms}
-        self.hygrostats = {room.id: Hygrostat(room.climate) for room in self.rooms}
+        self._synced = simulated or clock_synced()
+        self.alarms = Alarms(self.event, self.clock.monotonic)
+        self.controls = {
+            room.id: RoomControl(
+                room,
+                relay=functools.partial(self.board.relay, room.id),
+                tank_full=functools.partial(self.board.tank_full, room.id),
+                alarms=self.alarms,
+                event=self.event,
+                now=self.clock.monotonic(),
+            )
+            for room in self.rooms
+        }
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
         if self.settings.damaged:
             log.error("%s", self.settings.damaged)
         for room_id, band in (self.settings.get("humidity_bands") or {}).items():
             try:
-                self.hygrostats[room_id].set_band(*band)
+                self.controls[room_id].hygrostat.set_band(*band)
             except (KeyError, TypeError, ValueError) as exc:  # a room since removed, a band now invalid
                 log.error("ignored the saved humidity band of %s (%s); using the config's", room_id, exc)
         # Sampling and commands (on the link's thread) both switch relays: one decision at a time.
@@ -89,8 +101,6 @@ class GatewayService:
             on_session=self._on_session,
             on_command=self._on_command,
         )
-        self._synced = simulated or clock_synced()
-        self.alarms = Alarms(self.event, self.clock.monotonic)
         self._wire_doors()
 
     # -- time ---------------------------------------------------------------------------------
@@ -148,10 +158,9 @@ class GatewayService:
             sampler.next_due = self.clock.monotonic() + sampler.sensor.interval_s
         if sample is None:  # a failed read, to be tried again shortly
             return
-        self.samples[room_id][sensor_id] = sample
         self._publish_reading(room_id, sensor_id, sample)
         self._note_sensor_state(room_id, sensor_id, sample)
-        self._control(room_id)
+        self._control(room_id, sensor_id, sample)
 
     def _note_sensor_state(self, room_id: str, sensor_id: str, sample: ClimateSample) -> None:
         """A sensor whose value can no longer drive control is an alarm: stale first, failed after.
@@ -180,25 +189,9 @@ class GatewayService:
             data={"state": sample.state},
         )
 
-    def _control(self, room_id: str) -> None:
+    def _control(self, room_id: str, sensor_id: str | None = None, sample: ClimateSample | None = None) -> None:
         with self._control_lock:
-            self._switch_relays(room_id)
-
-    def _switch_relays(self, room_id: str) -> None:
-        climate = combine(self.samples[room_id])
-        want = self.hygrostats[room_id].decide(climate.humidity_rh)
-        room = next(r for r in self.rooms if r.id == room_id)
-        for relay in room.relays:
-            device = self.board.relay(room_id, relay.id)
-            if bool(device.value) != want:
-                device.value = want
-                self.event(
-                    "relay",
-                    room=room_id,
-                    device=relay.id,
-                    message=f"{relay.kind} {relay.id} {'on' if want else 'off'}",
-                    data={"on": want, "kind": relay.kind, "humidity_rh": climate.humidity_rh},
-                )
+            self.controls[room_id].update(self.clock.monotonic(), sensor_id, sample)
 
     def _wire_doors(self) -> None:
         for room in self.rooms:
@@ -253,12 +246,12 @@ class GatewayService:
     def _set_band(self, args: dict[str, object]) -> tuple[bool, str]:
         """`set_band` {room, low, high}: a room's humidity target band, applied at once and kept."""
         room, low, high = args.get("room"), args.get("low"), args.get("high")
-        if room not in self.hygrostats:
-            return False, f"room {room!r} is not on this gateway ({', '.join(self.hygrostats)})"
+        if room not in self.controls:
+            return False, f"room {room!r} is not on this gateway ({', '.join(self.controls)})"
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
             return False, "low and high must be numbers (% RH)"
         try:
-            self.hygrostats[room].set_band(float(low), float(high))
+            self.controls[room].hygrostat.set_band(float(low), float(high))
         except ValueError as exc:
             return False, str(exc)
         bands = dict(self.settings.get("humidity_bands") or {})
@@ -285,7 +278,7 @@ class GatewayService:
                 doors=[
                     protocol.DoorState(id=d.id, open=not self.board.door(room.id, d.id).is_pressed) for d in room.doors
                 ],
-                humidity_band=self.hygrostats[room.id].band,
+                humidity_band=self.controls[room.id].hygrostat.band,
             )
             for room in self.rooms
         ]
@@ -306,8 +299,8 @@ class GatewayService:
         if name == "rebirth":
             self._birth(self.link.session)
             # The sampling thread may add a sensor's first sample meanwhile: iterate over copies.
-            for room_id, samples in list(self.samples.items()):
-                for sensor_id, sample in list(samples.items()):
+            for room_id, control in list(self.controls.items()):
+                for sensor_id, sample in list(control.samples.items()):
                     self._publish_reading(room_id, sensor_id, sample)
             ok, detail = True, "state republished"
         elif name == "set_band":

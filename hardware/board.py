@@ -66,17 +66,24 @@ class DoorContact(DigitalInputDevice):
 
 
 class Board:
-    """The relays and door contacts of some rooms, as gpiozero devices on one pin factory. Relays start off."""
+    """The relays, tank-full switches and door contacts of some rooms, as gpiozero devices on one pin factory.
+    Relays start off."""
 
     def __init__(self, rooms: list[Room], factory: Factory) -> None:
         self._relays: dict[tuple[str, str], DigitalOutputDevice] = {}
         self._doors: dict[tuple[str, str], DoorContact] = {}
+        self._tanks: dict[tuple[str, str], DigitalInputDevice] = {}
         try:
             for room in rooms:
                 for relay in room.relays:
                     self._relays[room.id, relay.id] = DigitalOutputDevice(
                         relay.pin, active_high=relay.active_high, initial_value=False, pin_factory=factory
                     )
+                    if relay.tank_full_pin is not None:
+                        # The float switch closes to ground when the tank is full: active while low.
+                        self._tanks[room.id, relay.id] = DigitalInputDevice(
+                            relay.tank_full_pin, pull_up=True, pin_factory=factory
+                        )
                 for door in room.doors:
                     self._doors[room.id, door.id] = DoorContact(door.contact_pin, pin_factory=factory)
         except Exception:
@@ -89,9 +96,14 @@ class Board:
     def door(self, room_id: str, door_id: str) -> DoorContact:
         return _find(self._doors, room_id, door_id, "door")
 
+    def tank_full(self, room_id: str, relay_id: str) -> bool:
+        """True while the unit's tank-full switch is closed; False for a unit without one (drained by a hose)."""
+        tank = self._tanks.get((room_id, relay_id))
+        return bool(tank and tank.is_active)
+
     def close(self) -> None:
         """Release every pin; relays go back to inputs, which leaves relay modules off."""
-        for device in [*self._relays.values(), *self._doors.values()]:
+        for device in [*self._relays.values(), *self._doors.values(), *self._tanks.values()]:
             device.close()
 
     def __enter__(self) -> Board:

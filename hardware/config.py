@@ -57,6 +57,8 @@ class Simulation(_Strict):
     weather: Weather = Weather()
     door_openings_per_hour: Annotated[float, Field(ge=0)] = 2.0
     """How often the simulated people open each door; 0 keeps doors shut."""
+    tank_emptied_after_h: Annotated[float, Field(ge=0)] = 2.0
+    """How long a full dehumidifier tank waits for a simulated keeper to empty it; 0: nobody comes."""
 
 
 class Hardware(_Strict):
@@ -147,6 +149,10 @@ class Relay(_Strict):
     active_high: bool = True
     capacity_l_per_day: Annotated[float, Field(gt=0)] = 20.0
     """Rated moisture removal; the simulation uses it, the dashboard shows it."""
+    tank_full_pin: BcmPin | None = None
+    """The unit's tank-full float switch, closing to ground when the tank is full (None: drained by a hose)."""
+    tank_l: Annotated[float, Field(gt=0)] | None = None
+    """The tank's size: in the simulation its float switch closes once the unit has removed this much."""
 
 
 class Door(_Strict):
@@ -155,12 +161,58 @@ class Door(_Strict):
     """Reed contact, closed (pulled low) while the door is shut."""
 
 
+class Control(_Strict):
+    """How the hygrostat runs a room's dehumidifiers (gateway/hygrostat.py)."""
+
+    min_on_s: Annotated[float, Field(ge=0, le=3600)] = 600.0
+    min_off_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
+    """Compressor protection: no unit runs shorter or rests shorter than these (a safety stop excepted)."""
+    stagger_s: Annotated[float, Field(ge=0, le=600)] = 60.0
+    """Units of one room start at least this far apart, so their inrush currents never add up."""
+    max_run_s: Annotated[float, Field(ge=600)] = 6 * 3600.0
+    """A unit running longer than this without a rest raises an alarm (it keeps running)."""
+    fail_safe: Literal["off", "on", "hold"] = "off"
+    """What the units do while the room has no usable humidity: off (nobody over-dries the paper or runs a
+    compressor unwatched; the alarm pages a person), on, or hold their last state."""
+    keepalive_every_h: Annotated[float, Field(ge=0, le=24 * 14)] = 0.0
+    keepalive_run_s: Annotated[float, Field(ge=60, le=3600)] = 600.0
+    """Run an idle unit this long every `keepalive_every_h` hours (0: never) to stir the air and prove it works."""
+    ineffective_after_s: Annotated[float, Field(ge=600)] = 3 * 3600.0
+    ineffective_drop_rh: Annotated[float, Field(ge=0, le=20)] = 1.0
+    """A unit that has run this long while the room's humidity fell by less than this has failed (iced coil,
+    broken compressor): it is stopped and an alarm raised."""
+    lockout_s: Annotated[float, Field(ge=60)] = 3600.0
+    """How long a unit stopped as ineffective rests before it is tried again."""
+
+
+class ClimateAlarms(_Strict):
+    """When a room's climate pages someone (gateway/climate_watch.py)."""
+
+    delay_s: Annotated[float, Field(ge=0, le=24 * 3600)] = 900.0
+    """A value must stay out of range this long before an alarm: a door opening pages nobody."""
+    hysteresis_c: Annotated[float, Field(ge=0, le=5)] = 0.5
+    hysteresis_rh: Annotated[float, Field(ge=0, le=10)] = 2.0
+    """An alarm clears only this far back inside the range, so a value hovering at a limit does not flap."""
+    swing_c: Annotated[float, Field(gt=0)] = 2.0
+    swing_rh: Annotated[float, Field(gt=0)] = 5.0
+    """Largest allowed change within 24 h (the archive storeroom rules: ±2 °C and ±5 % RH a day)."""
+    surface_below_room_c: Annotated[float, Field(ge=0, le=20)] = 3.0
+    """How much colder the room's coldest surface (an outside wall, a window) is than its air."""
+    condensation_margin_c: Annotated[float, Field(ge=0, le=10)] = 2.0
+    """Condensation risk when the dew point comes this close to the coldest surface."""
+    mould_index: Annotated[float, Field(gt=0, le=6)] = 0.5
+    """Mould risk when the VTT mould index (sensors/preservation.py) reaches this: halfway to growth under
+    a microscope, days to weeks before anything shows."""
+
+
 class Climate(_Strict):
     """Target bands; defaults are the paper-stack limits of JGJ 25."""
 
     temperature_c: Band = Band(low=14.0, high=24.0)
     humidity_rh: Band = Band(low=45.0, high=60.0)
     hysteresis_rh: Annotated[float, Field(ge=0, le=10)] = 3.0
+    control: Control = Control()
+    alarms: ClimateAlarms = ClimateAlarms()
 
 
 class RoomStart(_Strict):
@@ -271,6 +323,7 @@ def _pins_once(gateway_id: str, rooms: list[Room], all_rooms: list[Room]) -> Non
         i = all_rooms.index(room)
         used = [("sensors", d.id, "pin", d.pin) for d in room.sensors]
         used += [("relays", d.id, "pin", d.pin) for d in room.relays]
+        used += [("relays", d.id, "tank_full_pin", d.tank_full_pin) for d in room.relays if d.tank_full_pin is not None]
         used += [("doors", d.id, "contact_pin", d.contact_pin) for d in room.doors]
         for section, dev, key, pin in used:
             where = f"rooms[{i}].{section}[{dev}].{key}"

@@ -23,7 +23,8 @@ The physics is simple but honest enough that a controller can fail against it. I
   mass of the air, shelving, paper and the inner layer of the walls. No sun, no people's heat.
 - A compressor dehumidifier removes water at its rated capacity at its rating point (30 °C, 80 % RH) and
   less in cooler, drier air, as published performance curves show; it warms the room by its electrical
-  power and the latent heat of the water it condenses. The water it removes is counted as its tank.
+  power and the latent heat of the water it condenses. The water goes into its tank (`Relay.tank_l`); a full
+  tank closes the tank-full switch and stops the compressor, as a unit's own float switch does.
 - A relay is on only while its GPIO is an output at the relay's active level: an input (never set up, or
   released when the gateway closes its board) leaves the relay off, as relay modules behave.
 """
@@ -173,10 +174,21 @@ class _Door:
 class _Dehumidifier:
     config: Relay
     pin: MockPin
+    tank_pin: MockPin | None = None
     water_l: float = 0.0
+    """All the water it has removed."""
+    in_tank_l: float = 0.0
+    full_since: float | None = None
+
+    def tank_full(self) -> bool:
+        return self.config.tank_l is not None and self.in_tank_l >= self.config.tank_l
+
+    def switched_on(self) -> bool:
+        return self.pin.function == "output" and bool(self.pin.state) == self.config.active_high
 
     def running(self) -> bool:
-        return self.pin.function == "output" and bool(self.pin.state) == self.config.active_high
+        """Its relay is on and its tank has room: a unit's own float switch stops its compressor when full."""
+        return self.switched_on() and not self.tank_full()
 
 
 @dataclass
@@ -226,7 +238,14 @@ class World:
                     d.id: _Door(d.id, _wire_contact(pins, d.contact_pin), random.Random(f"{sim.seed}/{room.id}/{d.id}"))
                     for d in room.doors
                 },
-                dehumidifiers={r.id: _Dehumidifier(r, pins.pin(r.pin)) for r in room.relays},
+                dehumidifiers={
+                    r.id: _Dehumidifier(
+                        r,
+                        pins.pin(r.pin),
+                        _wire_contact(pins, r.tank_full_pin) if r.tank_full_pin is not None else None,
+                    )
+                    for r in room.relays
+                },
             )
             for door in self._rooms[room.id].doors.values():
                 self._schedule_visit(door)
@@ -282,16 +301,25 @@ class World:
     def dehumidifiers_running(self, room_id: str) -> list[str]:
         """Ids of the room's dehumidifiers whose relay is on now."""
         with self._lock:
-            return [d.config.id for d in self._room(room_id).dehumidifiers.values() if d.running()]
+            return [d.config.id for d in self._room(room_id).dehumidifiers.values() if d.switched_on()]
 
     def water_removed_l(self, room_id: str, relay_id: str) -> float:
-        """Litres a dehumidifier has taken out of the room so far: what its tank would hold."""
+        """Litres a dehumidifier has taken out of the room so far (emptied tanks included)."""
         with self._lock:
             self.advance_to(self.clock.time())
-            room = self._room(room_id)
-            if relay_id not in room.dehumidifiers:
-                raise KeyError(f"room {room_id!r} has no dehumidifier {relay_id!r} (has {sorted(room.dehumidifiers)})")
-            return room.dehumidifiers[relay_id].water_l
+            return self._dehumidifier(room_id, relay_id).water_l
+
+    def empty_tank(self, room_id: str, relay_id: str) -> None:
+        """Someone empties a dehumidifier's tank: its float switch opens again."""
+        with self._lock:
+            self.advance_to(self.clock.time())
+            self._dehumidifier(room_id, relay_id).in_tank_l = 0.0
+            self.drive_pins()
+
+    def tank_full(self, room_id: str, relay_id: str) -> bool:
+        with self._lock:
+            self.advance_to(self.clock.time())
+            return self._dehumidifier(room_id, relay_id).tank_full()
 
     def unplug_sensor(self, room_id: str, sensor_id: str) -> None:
         """A sensor's cable comes loose (tests and scenarios): it stops answering until plugged in."""
@@ -335,9 +363,12 @@ class World:
             while self._now < t:
                 end = min(self._now + MAX_STEP_S, t, *self._door_changes())
                 if end > self._now:
+                    tanks = self._full_tanks()
                     for room in self._rooms.values():
                         self._step(room, end - self._now)
                     self._now = end
+                    if self._empty_full_tanks() or self._full_tanks() != tanks:
+                        self.drive_pins()
                 if self._visit_doors():
                     self.drive_pins()
 
@@ -384,6 +415,7 @@ class World:
                 capacity = dehumidifier.config.capacity_l_per_day
                 litres_day = dehumidifier_extraction_l_per_day(capacity, room.temperature_c, humidity)
                 dehumidifier.water_l += litres_day * hours / 24.0
+                dehumidifier.in_tank_l += litres_day * hours / 24.0
                 removed_g_h += litres_day * 1000.0 / 24.0
                 heat_w += COMPRESSOR_W_PER_L_DAY * capacity + litres_day * 1000.0 / 24.0 * LATENT_HEAT_KJ_PER_G / 3.6
 
@@ -409,6 +441,23 @@ class World:
         air_rh = balance + (air_rh - balance) * keep
         room.buffer_rh = balance + (room.buffer_rh - balance) * keep
         room.water_g_m3 = min(air_rh, 100.0) * saturated / 100.0  # beyond saturation it condenses out
+
+    def _full_tanks(self) -> list[bool]:
+        return [u.tank_full() for r in self._rooms.values() for u in r.dehumidifiers.values()]
+
+    def _empty_full_tanks(self) -> bool:
+        """A simulated keeper empties a tank `tank_emptied_after_h` after it filled; True if one was emptied."""
+        wait_s = self.sim.tank_emptied_after_h * 3600.0
+        emptied = False
+        for room in self._rooms.values():
+            for unit in room.dehumidifiers.values():
+                if not unit.tank_full():
+                    unit.full_since = None
+                elif unit.full_since is None:
+                    unit.full_since = self._now
+                elif wait_s > 0 and self._now - unit.full_since >= wait_s:
+                    unit.in_tank_l, unit.full_since, emptied = 0.0, None, True
+        return emptied
 
     # -- doors -----------------------------------------------------------------------------
 
@@ -458,12 +507,21 @@ class World:
             for room in self._rooms.values():
                 for door in room.doors.values():
                     _set_contact(door.pin, closed=not door.open)
+                for unit in room.dehumidifiers.values():
+                    if unit.tank_pin is not None:
+                        _set_contact(unit.tank_pin, closed=unit.tank_full())
 
     def _room(self, room_id: str) -> _Room:
         try:
             return self._rooms[room_id]
         except KeyError:
             raise KeyError(f"no room {room_id!r} in this simulated world (has {sorted(self._rooms)})") from None
+
+    def _dehumidifier(self, room_id: str, relay_id: str) -> _Dehumidifier:
+        room = self._room(room_id)
+        if relay_id not in room.dehumidifiers:
+            raise KeyError(f"room {room_id!r} has no dehumidifier {relay_id!r} (has {sorted(room.dehumidifiers)})")
+        return room.dehumidifiers[relay_id]
 
     def _door(self, room_id: str, door_id: str) -> _Door:
         room = self._room(room_id)

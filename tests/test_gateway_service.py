@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from gateway.service import GatewayService
 from hardware.clock import SimClock
-from tests.support import wait_until
+from hardware.config import load
+from tests.support import wait_until, write_site
 
 
-@pytest.fixture
-def east(site, broker):
-    service = GatewayService(
-        site, "gw-east", password=broker.password("gw-east"), broker_port=broker.port, clock=SimClock(speed=200)
-    )
+@contextmanager
+def running(service: GatewayService) -> Iterator[GatewayService]:
+    """The service on its own thread, as `storeroom gateway run` runs it, stopped afterwards."""
     stop = threading.Event()
     thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
     thread.start()
@@ -24,6 +25,17 @@ def east(site, broker):
     stop.set()
     thread.join(15)
     assert not thread.is_alive(), "the gateway stops when asked"
+
+
+@pytest.fixture
+def east(site, broker):
+    password = broker.password("gw-east")
+    with running(GatewayService(site, "gw-east", password=password, broker_port=broker.port, clock=SimClock(200))) as s:
+        yield s
+
+
+def site_text(folder) -> str:
+    return write_site(folder / "site").read_text(encoding="utf-8")
 
 
 def queued(service: GatewayService, kind: str) -> list[dict]:
@@ -41,6 +53,9 @@ def test_an_unplugged_sensor_raises_stale_then_failed_and_clears_when_it_reads_a
     failed = wait_until(lambda: queued(east, "event/sensor_failed"), what="a sensor_failed alarm")
     assert failed[0]["severity"] == "alarm"
     assert any(e["data"].get("cleared") for e in queued(east, "event/sensor_stale"))  # it is failed now, not stale
+    fail_safe = wait_until(lambda: queued(east, "event/climate_fail_safe"), what="the room's fail-safe alarm")
+    assert fail_safe[0]["room"] == "east-stack" and "dehumidifiers off" in fail_safe[0]["message"]
+    assert east.world.dehumidifiers_running("east-stack") == []
     readings = [r for r in queued(east, "telemetry") if r["state"] == "failed"]
     assert readings and all("humidity_rh" not in r for r in readings)
 
@@ -61,3 +76,35 @@ def test_the_dehumidifier_runs_while_the_broker_is_down(east, broker):
     assert relay[0]["data"]["humidity_rh"] > 60
     assert east.world.dehumidifiers_running("east-stack") == ["dehum-1"]
     assert any(e["data"]["open"] for e in queued(east, "event/door"))
+
+
+@pytest.fixture
+def small_tank(tmp_path):
+    """The east stack with a 0.3 l tank that nobody empties, in a room as damp as the summer outside."""
+    text = site_text(tmp_path)
+    text = text.replace("tank_l = 6.0", "tank_l = 0.3").replace(
+        "tank_emptied_after_h = 1.0", "tank_emptied_after_h = 0"
+    )
+    text = text.replace("humidity_rh = 58.0", "humidity_rh = 75.0", 1)
+    path = tmp_path / "tank.toml"
+    path.write_text(text, encoding="utf-8")
+    # No broker: everything stays in the outbox, where the test reads it.
+    with running(GatewayService(load(path), "gw-east", password="unused", broker_port=1, clock=SimClock(300))) as s:
+        yield s
+
+
+def test_a_full_tank_stops_its_unit_with_an_alarm_until_it_is_emptied(small_tank):
+    relay_on = wait_until(lambda: [e for e in queued(small_tank, "event/relay") if e["data"]["on"]], what="a start")
+    assert relay_on[0]["device"] == "dehum-1"
+    full = wait_until(lambda: queued(small_tank, "event/dehumidifier_tank_full"), timeout=90, what="tank full")
+    assert full[0]["severity"] == "alarm" and full[0]["device"] == "dehum-1"
+    off = [e for e in queued(small_tank, "event/relay") if not e["data"]["on"]]
+    assert off and off[-1]["data"]["reason"] == "tank full"
+    assert small_tank.world.dehumidifiers_running("east-stack") == []
+
+    small_tank.world.empty_tank("east-stack", "dehum-1")
+    wait_until(
+        lambda: [e for e in queued(small_tank, "event/dehumidifier_tank_full") if e["data"].get("cleared")],
+        what="the tank alarm to clear",
+    )
+    wait_until(lambda: small_tank.world.dehumidifiers_running("east-stack"), what="the unit to run again")

@@ -1,8 +1,8 @@
 """One room's dehumidifiers, run to a humidity band the way a facilities engineer would wire a controller.
 
-- Demand: on above the band's top, off once humidity is `hysteresis_rh` below it. Switching at the top of
-  the band (not its middle) keeps compressor starts few; the hysteresis keeps a value hovering at the
-  limit from toggling the relay.
+- Demand: on above `start_below_top_rh` under the band's top, off once humidity is `hysteresis_rh` lower.
+  Switching near the top of the band (not its middle) keeps compressor starts few; the margin keeps the
+  overshoot inside the band; the hysteresis keeps a value hovering at the limit from toggling the relay.
 - Compressor protection: no unit runs less than `min_on_s` or rests less than `min_off_s`; after a restart
   of the gateway every unit counts as just stopped. Units of one room start `stagger_s` apart.
 - Safety stops override protection: a full tank, or a unit that ran `ineffective_after_s` while humidity
@@ -71,8 +71,9 @@ class Hygrostat:
         """A new target band (from the config, or a command from the dashboard)."""
         check_band(low, high, self.hysteresis_rh)
         self.band = (low, high)
-        self.on_above = high
-        self.off_below = high - self.hysteresis_rh
+        margin = min(self.control.start_below_top_rh, (high - low - self.hysteresis_rh) / 2)
+        self.on_above = high - margin
+        self.off_below = self.on_above - self.hysteresis_rh
 
     def set_override(self, mode: Mode | None, until: float) -> None:
         """Force the units on or off until `until` (monotonic); None returns them to the hygrostat."""

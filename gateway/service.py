@@ -6,29 +6,26 @@ on to the devices at once; the link sends the outbox whenever the broker is reac
 
 from __future__ import annotations
 
-import functools
 import logging
-import random
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway import protocol
-from gateway.alarms import Alarms
-from gateway.climate import RoomControl
+from gateway.controller import Controller
 from gateway.link import Link
 from gateway.outbox import Outbox
 from gateway.settings import Settings
 from gateway.timesync import clock_synced
-from hardware.board import Board, pin_factory
 from hardware.clock import Clock, SimClock, WallClock
-from hardware.config import Room, SiteConfig
-from sensors import open_climate_sensor
+from hardware.config import SiteConfig
 from sensors.climate import ClimateSample
-from sensors.sampler import Sampler
 from storeroom import __version__
 
 log = logging.getLogger(__name__)
+
+MAX_OVERRIDE_MIN = 24 * 60
+"""An override lasts a day at most: nobody should forget a room on manual."""
 
 
 class GatewayService:
@@ -49,33 +46,13 @@ class GatewayService:
         self.rooms = site.rooms_of(gateway_id)
         simulated = site.hardware.backend == "sim"
         self.clock = clock or (SimClock(site.hardware.sim.speed) if simulated else WallClock())
-        self.world = None
-        if simulated:
-            from hardware.sim import simulated_site  # the simulated storeroom is never loaded on a Pi
-
-            factory, self.world = simulated_site(site, gateway_id, self.clock)
-        else:
-            factory = pin_factory(site.hardware)
-        self.board = Board(self.rooms, factory)
-        rng = random.Random(f"{site.hardware.sim.seed}/{gateway_id}")
-        self.samplers: dict[tuple[str, str], Sampler] = {
-            (room.id, s.id): open_climate_sensor(s, site.hardware.backend, self.world, room.id, rng, self.clock)
-            for room in self.rooms
-            for s in room.sensors
-        }
         self._synced = simulated or clock_synced()
-        self.alarms = Alarms(self.event, self.clock.monotonic)
-        self.controls = {
-            room.id: RoomControl(
-                room,
-                relay=functools.partial(self.board.relay, room.id),
-                tank_full=functools.partial(self.board.tank_full, room.id),
-                alarms=self.alarms,
-                event=self.event,
-                now=self.clock.monotonic(),
-            )
-            for room in self.rooms
-        }
+        self.controller = Controller(
+            site, gateway_id, self.clock, on_reading=self._publish_reading, on_event=self.event
+        )
+        self.world = self.controller.world
+        self.board = self.controller.board
+        self.controls = self.controller.controls
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
         if self.settings.damaged:
             log.error("%s", self.settings.damaged)
@@ -84,8 +61,6 @@ class GatewayService:
                 self.controls[room_id].hygrostat.set_band(*band)
             except (KeyError, TypeError, ValueError) as exc:  # a room since removed, a band now invalid
                 log.error("ignored the saved humidity band of %s (%s); using the config's", room_id, exc)
-        # Sampling and commands (on the link's thread) both switch relays: one decision at a time.
-        self._control_lock = threading.Lock()
 
         self.topics = protocol.Topics(site.site.id, gateway_id)
         self.outbox = Outbox(site.outbox_path(gateway_id))
@@ -101,7 +76,6 @@ class GatewayService:
             on_session=self._on_session,
             on_command=self._on_command,
         )
-        self._wire_doors()
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -116,7 +90,7 @@ class GatewayService:
             "gateway %s: %d room(s), %d sensor(s), outbox %s (%d pending, last seq %d)",
             self.gateway.id,
             len(self.rooms),
-            len(self.samplers),
+            len(self.controller.samplers),
             self.outbox.path,
             self.outbox.pending(),
             self.outbox.last_seq(),
@@ -126,12 +100,8 @@ class GatewayService:
         self.link.start()
         try:
             while not stop.is_set():
-                now = self.clock.monotonic()
-                for key, sampler in self.samplers.items():
-                    if sampler.next_due <= now:
-                        self._sample(*key)
-                due = min((s.next_due for s in self.samplers.values()), default=now + 1.0)
-                wait = due - self.clock.monotonic()
+                self.controller.step()
+                wait = self.controller.next_due() - self.clock.monotonic()
                 if wait > 0:
                     self.clock.wait(stop, wait)
         finally:
@@ -139,79 +109,10 @@ class GatewayService:
 
     def close(self) -> None:
         self.link.stop()
-        for sampler in self.samplers.values():
-            sampler.close()
         if self.world:
             self.world.stop()
-        self.board.close()
+        self.controller.close()
         self.outbox.close()
-
-    # -- sensing and control ------------------------------------------------------------------
-
-    def _sample(self, room_id: str, sensor_id: str) -> None:
-        sampler = self.samplers[room_id, sensor_id]
-        try:
-            sample = sampler.poll()
-        except Exception as exc:  # a driver bug must not stop the gateway: report it and go on
-            log.exception("sensor %s/%s raised", room_id, sensor_id)
-            sample = ClimateSample(None, None, "failed", f"{type(exc).__name__}: {exc}")
-            sampler.next_due = self.clock.monotonic() + sampler.sensor.interval_s
-        if sample is None:  # a failed read, to be tried again shortly
-            return
-        self._publish_reading(room_id, sensor_id, sample)
-        self._note_sensor_state(room_id, sensor_id, sample)
-        self._control(room_id, sensor_id, sample)
-
-    def _note_sensor_state(self, room_id: str, sensor_id: str, sample: ClimateSample) -> None:
-        """A sensor whose value can no longer drive control is an alarm: stale first, failed after.
-
-        Single failed reads are routine for a DHT22 ("A full buffer was not returned"); the sampler retries
-        them and keeps a degraded value, so only a sensor that stays silent raises anything.
-        """
-        why = sample.error or sample.state
-        self.alarms.set(
-            "sensor_stale",
-            sample.state == "stale",
-            room=room_id,
-            device=sensor_id,
-            severity="warning",
-            message=f"sensor {sensor_id}: no good read for {sample.age_s:.0f} s ({why}); not used for control",
-            cleared_message=f"sensor {sensor_id} is {sample.state}",
-            data={"state": sample.state},
-        )
-        self.alarms.set(
-            "sensor_failed",
-            sample.state == "failed",
-            room=room_id,
-            device=sensor_id,
-            message=f"sensor {sensor_id} has failed: {why}",
-            cleared_message=f"sensor {sensor_id} reads again ({sample.state})",
-            data={"state": sample.state},
-        )
-
-    def _control(self, room_id: str, sensor_id: str | None = None, sample: ClimateSample | None = None) -> None:
-        with self._control_lock:
-            self.controls[room_id].update(self.clock.monotonic(), sensor_id, sample)
-
-    def _wire_doors(self) -> None:
-        for room in self.rooms:
-            for door in room.doors:
-                contact = self.board.door(room.id, door.id)
-                # The reed contact is closed (pressed) while the door is shut.
-                contact.when_released = self._door_handler(room, door.id, opened=True)
-                contact.when_pressed = self._door_handler(room, door.id, opened=False)
-
-    def _door_handler(self, room: Room, door_id: str, *, opened: bool) -> Callable[[], None]:
-        def handler() -> None:
-            self.event(
-                "door",
-                room=room.id,
-                device=door_id,
-                message=f"{door_id} {'opened' if opened else 'closed'}",
-                data={"open": opened},
-            )
-
-        return handler
 
     # -- publishing ---------------------------------------------------------------------------
 
@@ -257,9 +158,32 @@ class GatewayService:
         bands = dict(self.settings.get("humidity_bands") or {})
         bands[room] = [float(low), float(high)]
         self.settings.set("humidity_bands", bands)
-        self._control(room)
+        self.controller.control(room)
         self._birth(self.link.session)  # the dashboard sees the band now in force
         return True, f"{room}: humidity band {low}-{high} % RH applied"
+
+    def _override(self, args: dict[str, object]) -> tuple[bool, str]:
+        """`override` {room, mode: on|off|auto, minutes}: force a room's dehumidifiers for a while.
+
+        Kept in memory only: after a restart of the gateway its rooms are under their hygrostats again,
+        the safe default. Compressor protection and the safety stops still apply.
+        """
+        room, mode, minutes = args.get("room"), args.get("mode"), args.get("minutes", 60)
+        if room not in self.controls:
+            return False, f"room {room!r} is not on this gateway ({', '.join(self.controls)})"
+        if mode not in ("on", "off", "auto"):
+            return False, f"mode must be on, off or auto, not {mode!r}"
+        if mode != "auto" and not (
+            isinstance(minutes, int | float) and not isinstance(minutes, bool) and 1 <= minutes <= MAX_OVERRIDE_MIN
+        ):
+            return False, f"minutes must be a number from 1 to {MAX_OVERRIDE_MIN}"
+        until = self.clock.monotonic() + float(minutes) * 60  # type: ignore[arg-type]
+        self.controls[room].hygrostat.set_override(None if mode == "auto" else mode, until)  # type: ignore[arg-type]
+        self.controller.control(room)
+        self._birth(self.link.session)
+        if mode == "auto":
+            return True, f"{room}: override ended, the hygrostat decides"
+        return True, f"{room}: dehumidifiers {mode} for {minutes:g} min"
 
     def _on_session(self, session: int) -> None:
         """Every new connection starts with a birth: the dashboard learns the whole current state."""
@@ -305,6 +229,8 @@ class GatewayService:
             ok, detail = True, "state republished"
         elif name == "set_band":
             ok, detail = self._set_band(command.args)
+        elif name == "override":
+            ok, detail = self._override(command.args)
         else:
             ok, detail = False, f"unknown command {name!r}"
         log.info("command %s from %s: %s", name, command.by or "?", detail)

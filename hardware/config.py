@@ -164,6 +164,10 @@ class Door(_Strict):
 class Control(_Strict):
     """How the hygrostat runs a room's dehumidifiers (gateway/hygrostat.py)."""
 
+    start_below_top_rh: Annotated[float, Field(ge=0, le=20)] = 2.0
+    """Units start this far below the band's top (and stop `hysteresis_rh` lower), so the overshoot while a
+    compressor gets going stays inside the band; narrowed to fit a narrow band."""
+
     min_on_s: Annotated[float, Field(ge=0, le=3600)] = 600.0
     min_off_s: Annotated[float, Field(ge=0, le=3600)] = 300.0
     """Compressor protection: no unit runs shorter or rests shorter than these (a safety stop excepted)."""

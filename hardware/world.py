@@ -274,6 +274,9 @@ class World:
         temperature, water = self._outside(self.now if at is None else at)
         return temperature, relative_humidity(temperature, water)
 
+    def has_room(self, room_id: str) -> bool:
+        return room_id in self._rooms
+
     def door_is_open(self, room_id: str, door_id: str) -> bool:
         with self._lock:
             self.advance_to(self.clock.time())

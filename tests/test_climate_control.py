@@ -41,16 +41,22 @@ def run(h: Hygrostat, steps: list[tuple[float, float | None]], **tanks: bool) ->
     return [h.step(t, rh, tanks).units for t, rh in steps]
 
 
-def test_the_hygrostat_starts_above_the_band_and_stops_below_the_hysteresis():
-    h = hygrostat(min_on_s=0, min_off_s=0)
-    states = run(h, [(i * 60.0, rh) for i, rh in enumerate((55, 60, 60.5, 59, 57.5, 56.9, 58))])
+def test_the_hygrostat_starts_near_the_top_of_the_band_and_stops_below_the_hysteresis():
+    h = hygrostat(min_on_s=0, min_off_s=0)  # 45-60 % RH: on above 58, off below 55
+    states = run(h, [(i * 60.0, rh) for i, rh in enumerate((55, 58, 58.5, 57, 55.5, 54.9, 56))])
     assert [s["d1"] for s in states] == [False, False, True, True, True, False, False]
+
+
+def test_in_a_narrow_band_the_start_margin_shrinks_to_fit():
+    h = hygrostat(start_below_top_rh=2.0)
+    h.set_band(50.0, 54.0)  # 4 % RH wide, hysteresis 3: half a percent left for the margin
+    assert (h.on_above, h.off_below) == (53.5, 50.5)
 
 
 def test_a_compressor_never_runs_or_rests_shorter_than_its_minimum():
     h = hygrostat(min_on_s=600, min_off_s=300)
     # Humidity hovers around the switching points every 30 s: the unit may not follow it.
-    steps = [(i * 30.0, 62.0 if (i // 3) % 2 == 0 else 55.0) for i in range(200)]
+    steps = [(i * 30.0, 62.0 if (i // 3) % 2 == 0 else 52.0) for i in range(200)]
     states = [s["d1"] for s in run(h, steps)]
     changes = [0] + [i for i in range(1, len(states)) if states[i] != states[i - 1]]
     runs = [(states[a], steps[b][0] - steps[a][0]) for a, b in itertools.pairwise(changes)]  # the last is unfinished

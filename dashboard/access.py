@@ -44,6 +44,8 @@ RULES: dict[str, frozenset[str]] = {
     "rooms.set_band": TECHNICAL,
     "api.commands": TECHNICAL,
     "api.history": EVERYONE,
+    "api.climate_of": EVERYONE,
+    "rooms.override": TECHNICAL,
     "stream.stream": EVERYONE,
     "alerts.acknowledge": TECHNICAL,  # refused payloads may carry anything: technical staff only
     "admin.users": frozenset({"admin"}),

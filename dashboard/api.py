@@ -3,6 +3,8 @@
     GET /api/rooms      every room: latest temperature and humidity, age, stale flag, relays, doors
     GET /api/gateways   every gateway: online/offline since when, last seq, counters, gaps in seq
     GET /api/rooms/<room>/history?period=24h|7d|30d   temperature and humidity averaged into 360 points
+    GET /api/rooms/<room>/climate?period=24h|7d|30d   preservation metrics (TWPI, EMC, dew point, mould risk)
+                                                      and each dehumidifier's run time over the period
     GET /api/alerts     active alerts (worst first) and the latest 100 of the history
     GET /api/commands   commands sent to gateways: pending, applied or refused, with the gateway's answer
     GET /api/ingest     messages accepted, repeated, ignored, refused per reason; recent refusals
@@ -18,7 +20,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from dashboard import alerts, readout
+from dashboard import alerts, climate, readout
 from dashboard import commands as command_log
 from dashboard.connection import store
 from dashboard.schema import iso
@@ -46,14 +48,34 @@ def gateways() -> Response:
 
 @bp.get("/rooms/<room_id>/history")
 def history(room_id: str) -> Response:
-    period = request.args.get("period", "24h")
-    if period not in PERIODS:
-        abort(400, description=f"period must be one of {', '.join(PERIODS)}")
+    period = _period()
     now = utc_now()
     span = PERIODS[period]
     site = current_app.config["SITE"].site.id
     points = readout.history(store().db, site, room_id, since=now - span, until=now, buckets=HISTORY_POINTS)
     return jsonify(now=iso(now), room=room_id, period=period, points=points)
+
+
+@bp.get("/rooms/<room_id>/climate")
+def climate_of(room_id: str) -> Response:
+    period = _period()
+    now = utc_now()
+    since, db = now - PERIODS[period], store().db
+    site = current_app.config["SITE"].site.id
+    return jsonify(
+        now=iso(now),
+        room=room_id,
+        period=period,
+        metrics=climate.preservation(db, site, room_id, since=since, until=now),
+        dehumidifiers=climate.run_time(db, site, room_id, since=since, until=now),
+    )
+
+
+def _period() -> str:
+    period = request.args.get("period", "24h")
+    if period not in PERIODS:
+        abort(400, description=f"period must be one of {', '.join(PERIODS)}")
+    return period
 
 
 @bp.get("/alerts")

@@ -110,3 +110,39 @@ def test_a_band_narrower_than_the_hysteresis_is_not_even_sent(site, facilities):
     facilities.post("/rooms/east-stack/band", data={"csrf_token": csrf_token(page), "low": "50", "high": "52"})
     assert "narrower than the hysteresis" in facilities.get("/rooms/east-stack").get_data(as_text=True)
     assert command_states(site) == []
+
+
+def relay_events(site) -> list[dict]:
+    with sqlite3.connect(site.dashboard_database) as db:
+        rows = db.execute("SELECT data FROM events WHERE kind = 'relay' ORDER BY seq").fetchall()
+    return [json.loads(data) for (data,) in rows]
+
+
+def test_an_override_from_the_room_page_runs_the_dehumidifier_and_is_audited(site, config_path, broker, facilities):
+    with GatewayProcess(config_path, "gw-east", broker.port):
+        wait_until(lambda: band_shown(facilities, "east-stack"), what="the gateway's birth")
+        page = facilities.get("/rooms/east-stack").get_data(as_text=True)
+        assert "手动控制" in page
+        answer = facilities.post(
+            "/rooms/east-stack/override", data={"csrf_token": csrf_token(page), "mode": "on", "minutes": "60"}
+        )
+        assert answer.status_code == 302
+        wait_until(lambda: command_states(site) and command_states(site)[0][0] == "applied", what="the ack")
+        assert "dehumidifiers on for 60 min" in command_states(site)[0][1]
+        # The unit starts once its compressor has rested (5 min after the gateway started, simulated).
+        started = wait_until(
+            lambda: [e for e in relay_events(site) if e["on"] and e["reason"] == "override on"], what="the start"
+        )
+        assert started[0]["kind"] == "dehumidifier"
+    with sqlite3.connect(site.dashboard_database) as db:
+        (details,) = db.execute("SELECT detail FROM audit WHERE action = 'command_sent'").fetchone()
+    assert json.loads(details)["command"] == "override" and json.loads(details)["mode"] == "on"
+
+
+def test_an_override_with_a_made_up_duration_is_not_sent(site, facilities):
+    page = facilities.get("/rooms/east-stack").get_data(as_text=True)
+    facilities.post(
+        "/rooms/east-stack/override", data={"csrf_token": csrf_token(page), "mode": "on", "minutes": "9999"}
+    )
+    assert "请选择所列的时长之一" in facilities.get("/rooms/east-stack").get_data(as_text=True)
+    assert command_states(site) == []

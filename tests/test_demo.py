@@ -179,6 +179,11 @@ def test_facilities_change_a_band_and_see_the_gateway_apply_it(demo, page):
 
     wait_until(applied, what="the gateway to apply the band")
     expect(page.locator('[data-field="band"]')).to_contain_text("46.0–57.0 % RH")
+    # The same page shows the room's sensors with their state, its dehumidifier's run time and the metrics.
+    expect(page.locator('table.sensors tr[data-sensor="dht-1"] [data-field="state"]')).to_have_text("正常")
+    expect(page.locator('li[data-relay="dehum-1"]')).to_contain_text("最近 24 小时运行")
+    expect(page.locator("table.metrics")).to_contain_text("时间加权保存指数")
+    expect(page.get_by_role("button", name="发送手动控制")).to_be_visible()
 
 
 def test_a_keeper_is_refused_the_admin_pages(demo, page):

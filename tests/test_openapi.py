@@ -45,6 +45,10 @@ def app(site):
             id="r", seq=3, ts=now, room="east-stack", sensor="dht-1", state="ok", temperature_c=20.0, humidity_rh=50.0
         )
         store.ingest(EAST.telemetry("east-stack", "dht-1"), reading.to_json())
+        relay = protocol.Event(
+            id="q", seq=2, ts=now, kind="relay", room="east-stack", device="dehum-1", data={"on": True}
+        )
+        store.ingest(EAST.event("relay"), relay.to_json())
         error = protocol.Event(
             id="e", seq=4, ts=now, kind="device_error", severity="warning", room="east-stack", device="dht-1"
         )
@@ -90,6 +94,7 @@ def test_every_api_route_is_documented_and_every_documented_path_exists(app):
     [
         ("/api/rooms", "/api/rooms"),
         ("/api/rooms/{room_id}/history", "/api/rooms/east-stack/history?period=7d"),
+        ("/api/rooms/{room_id}/climate", "/api/rooms/east-stack/climate?period=30d"),
         ("/api/gateways", "/api/gateways"),
         ("/api/alerts", "/api/alerts"),
         ("/api/commands", "/api/commands"),

@@ -46,6 +46,7 @@ def room(room_id: str) -> str:
         u["unit"]: u for u in climate.run_time(opened.db, site.site.id, room_id, since=now - PERIODS["24h"], until=now)
     }
     room_alerts = [a for a in alerts.history(opened.db.conn, limit=500) if a["room"] == room_id]
+    outside = next((r for r in site.rooms if r.outdoor and r.id != room_id), None)
     return render_template(
         "room.html",
         room=shown,
@@ -56,6 +57,7 @@ def room(room_id: str) -> str:
         active_alerts=[a for a in room_alerts if a["active"]],
         past_alerts=[a for a in room_alerts if not a["active"]][:10],
         override_minutes=OVERRIDE_MINUTES,
+        outside=None if config and config.outdoor else outside,
     )
 
 

@@ -70,6 +70,8 @@ class RoomControl:
         if sensor_id is not None and sample is not None:
             self.samples[sensor_id] = sample
         self.value = combine(self.samples)
+        if self.room.outdoor:
+            return  # outside air is measured, not controlled, and pages nobody
         tanks = {r.id: self.tank_full(r.id) for r in self.room.relays}
         decision = self.hygrostat.step(now, self.value.humidity_rh, tanks)
         self.last_decision = decision

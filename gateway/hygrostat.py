@@ -5,8 +5,8 @@
   overshoot inside the band; the hysteresis keeps a value hovering at the limit from toggling the relay.
 - Compressor protection: no unit runs less than `min_on_s` or rests less than `min_off_s`; after a restart
   of the gateway every unit counts as just stopped. Units of one room start `stagger_s` apart.
-- Safety stops override protection: a full tank, or a unit that ran `ineffective_after_s` while humidity
-  fell less than `ineffective_drop_rh` (rested `lockout_s`, then tried again).
+- Safety stops override protection: a full tank, or a unit that ran `ineffective_after_s` without once
+  pulling humidity down by `ineffective_drop_rh` (rested `lockout_s`, then tried again).
 - Without a usable humidity the room goes to its `fail_safe` state; a manual override (on or off, with an
   expiry) replaces the demand; an idle unit can be run for `keepalive_run_s` every `keepalive_every_h`.
 
@@ -24,6 +24,8 @@ from gateway.protocol import check_band
 from hardware.config import Climate
 
 Mode = Literal["on", "off"]
+MEAN_S = 600.0
+"""Humidity is judged in 10-minute means when deciding whether a unit dries the room."""
 
 
 @dataclass
@@ -35,8 +37,12 @@ class Unit:
     since: float = 0.0
     """When it last switched (monotonic seconds)."""
     window_start: float = 0.0
-    window_rh: float | None = None
-    """Humidity when the current effectiveness window began (while running)."""
+    """When the current effectiveness window began (while running)."""
+    peak_rh: float | None = None
+    drawdown_rh: float = 0.0
+    """Highest 10-minute mean humidity of the window, and the most it has fallen below a peak since."""
+    bucket: tuple[float, float, int] = (0.0, 0.0, 0)
+    """(start, sum, count) of the 10-minute mean being gathered."""
     blocked: str | None = None
     """Why it may not run: "tank_full" or "ineffective"; None when free."""
     blocked_until: float = 0.0
@@ -117,10 +123,8 @@ class Hygrostat:
             unit.blocked = None  # emptied
         if unit.blocked == "ineffective" and now >= unit.blocked_until:
             unit.blocked = None
-        if unit.on and humidity is not None and now - unit.window_start >= c.ineffective_after_s:
-            if unit.window_rh is not None and unit.window_rh - humidity < c.ineffective_drop_rh:
-                unit.blocked, unit.blocked_until = "ineffective", now + c.lockout_s
-            unit.window_start, unit.window_rh = now, humidity
+        if unit.on and self._ineffective(unit, now, humidity):
+            unit.blocked, unit.blocked_until = "ineffective", now + c.lockout_s
         if unit.blocked == "ineffective":
             decision.ineffective.append(unit.id)
             return self._switch(unit, False, now)
@@ -139,14 +143,40 @@ class Hygrostat:
                 want = False  # another unit of the room has just started
         if unit.on and want and now - unit.since > c.max_run_s:
             decision.long_run.append(unit.id)
-        return self._switch(unit, want, now, humidity)
+        return self._switch(unit, want, now)
 
-    def _switch(self, unit: Unit, on: bool, now: float, humidity: float | None = None) -> bool:
+    def _ineffective(self, unit: Unit, now: float, humidity: float | None) -> bool:
+        """Whether a running unit has gone a whole window without once pulling humidity down.
+
+        Judged on 10-minute means, so sensor noise neither proves nor disproves anything, and on the largest
+        fall from a peak within the window, so a door opened meanwhile (humidity rising despite the unit)
+        does not condemn a unit that dried the room before or after it.
+        """
+        if humidity is not None:
+            start, total, n = unit.bucket
+            total, n = total + humidity, n + 1
+            if now - start >= MEAN_S:
+                mean = total / n
+                unit.peak_rh = mean if unit.peak_rh is None else max(unit.peak_rh, mean)
+                unit.drawdown_rh = max(unit.drawdown_rh, unit.peak_rh - mean)
+                start, total, n = now, 0.0, 0
+            unit.bucket = (start, total, n)
+        if now - unit.window_start < self.control.ineffective_after_s:
+            return False
+        failed = unit.peak_rh is not None and unit.drawdown_rh < self.control.ineffective_drop_rh
+        self._new_window(unit, now)
+        return failed
+
+    @staticmethod
+    def _new_window(unit: Unit, now: float) -> None:
+        unit.window_start, unit.peak_rh, unit.drawdown_rh, unit.bucket = now, None, 0.0, (now, 0.0, 0)
+
+    def _switch(self, unit: Unit, on: bool, now: float) -> bool:
         if on != unit.on:
             unit.on, unit.since = on, now
             if on:
                 self._last_start = now
-                unit.window_start, unit.window_rh = now, humidity
+                self._new_window(unit, now)
             else:
                 unit.last_run_end = now
         return on

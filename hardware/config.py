@@ -181,11 +181,11 @@ class Control(_Strict):
     keepalive_every_h: Annotated[float, Field(ge=0, le=24 * 14)] = 0.0
     keepalive_run_s: Annotated[float, Field(ge=60, le=3600)] = 600.0
     """Run an idle unit this long every `keepalive_every_h` hours (0: never) to stir the air and prove it works."""
-    ineffective_after_s: Annotated[float, Field(ge=600)] = 3 * 3600.0
+    ineffective_after_s: Annotated[float, Field(ge=600)] = 6 * 3600.0
     ineffective_drop_rh: Annotated[float, Field(ge=0, le=20)] = 1.0
     """A unit that has run this long while the room's humidity fell by less than this has failed (iced coil,
     broken compressor): it is stopped and an alarm raised."""
-    lockout_s: Annotated[float, Field(ge=60)] = 3600.0
+    lockout_s: Annotated[float, Field(ge=60)] = 1800.0
     """How long a unit stopped as ineffective rests before it is tried again."""
 
 
@@ -238,6 +238,15 @@ class Room(_Strict):
     relays: list[Relay] = []
     doors: list[Door] = []
     sim: RoomStart = RoomStart()
+    outdoor: bool = False
+    """Not a room but the air outside the store (a sensor in a screen on a north wall), so inside can be read
+    against outside, as the archive storeroom rules ask. It has sensors only: no control, no alarms."""
+
+    @model_validator(mode="after")
+    def _outdoor_has_sensors_only(self) -> Room:
+        if self.outdoor and (self.relays or self.doors):
+            raise ValueError("an outdoor position has sensors only, no relays or doors")
+        return self
 
 
 class Gateway(_Strict):

@@ -263,10 +263,13 @@ class World:
             return self._now
 
     def climate(self, room_id: str) -> tuple[float, float]:
-        """True (temperature °C, relative humidity %) of a room's air at the clock's time."""
+        """True (temperature °C, relative humidity %) of a room's air at the clock's time (for an outdoor
+        position, the weather's)."""
         with self._lock:
             self.advance_to(self.clock.time())
             room = self._room(room_id)
+            if room.config.outdoor:
+                return self.outside()
             return room.temperature_c, relative_humidity(room.temperature_c, room.water_g_m3)
 
     def outside(self, at: float | None = None) -> tuple[float, float]:

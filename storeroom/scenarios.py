@@ -30,6 +30,9 @@ SERIES_EVERY_S = 600.0
 BAND_EVERY_S = 60.0
 SENSOR_INTERVAL_S = 30.0
 
+SAFETY_STOPS = ("tank full", "not lowering humidity")
+"""Relay reasons (gateway/climate.py) that stop a unit whatever its minimum run time."""
+
 Action = tuple[float, Callable[[Any], None]]
 """(hours after the start, what to do to the gateway's world)."""
 
@@ -156,9 +159,11 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
         gw.id: Controller(site, gw.id, clock, on_reading=recorders[gw.id].reading, on_event=recorders[gw.id].event)
         for gw in site.gateways
     }
-    rooms = {room.id: room for room in site.rooms}
+    rooms = {room.id: room for room in site.rooms if not room.outdoor}
     world_of = {room.id: controllers[room.gateway].world for room in site.rooms}
     series: dict[str, list[dict[str, float]]] = {r: [] for r in rooms}
+    outside: list[dict[str, float]] = []
+    weather = next(iter(controllers.values())).world
     in_band = dict.fromkeys(rooms, 0)
     band_checks = 0
     actions = sorted(scenario.actions, key=lambda a: a[0])
@@ -187,6 +192,9 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
                         )
                 next_band += BAND_EVERY_S
                 if now >= next_series:
+                    temperature, humidity = weather.outside(now)
+                    outside.append({"t_s": round(now - start, 1), "temperature_c": round(temperature, 2),
+                                    "rh_pct": round(humidity, 2)})  # fmt: skip
                     next_series += SERIES_EVERY_S
             if now >= end:
                 break
@@ -218,6 +226,7 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
         "start": datetime.fromtimestamp(start, zone).isoformat(),
         "seed": site.hardware.sim.seed,
         "rooms": report_rooms,
+        "outside": outside,
     }
 
 
@@ -227,12 +236,18 @@ def _room_report(room: Any, events: list[dict[str, Any]], hours: float, share: f
         for e in events
         if e["kind"] == "relay"
     ]
-    on_periods, off_periods = [], []
+    # Compressor protection governs ordinary cycles; a safety stop (full tank, unit not drying) may cut a run
+    # short on purpose, so such runs count towards run time but not towards the shortest run.
+    on_periods, off_periods, cut_short = [], [], []
     for relay in room.relays:
-        times = [0.0] + [t["t_s"] for t in transitions if t["unit"] == relay.id]
-        states = [False] + [t["on"] for t in transitions if t["unit"] == relay.id]
-        for (a, on), (b, _) in pairwise(zip(times, states, strict=True)):
-            (on_periods if on else off_periods).append(b - a)
+        mine = [{"t_s": 0.0, "on": False, "reason": None}] + [t for t in transitions if t["unit"] == relay.id]
+        for a, b in pairwise(mine):
+            if not a["on"]:
+                off_periods.append(b["t_s"] - a["t_s"])
+            elif b["reason"] in SAFETY_STOPS:
+                cut_short.append(b["t_s"] - a["t_s"])
+            else:
+                on_periods.append(b["t_s"] - a["t_s"])
     alarms: list[dict[str, Any]] = []
     for e in events:
         if e["kind"] in ("relay", "door"):
@@ -258,7 +273,8 @@ def _room_report(room: Any, events: list[dict[str, Any]], hours: float, share: f
         "min_on_s": min(on_periods) if on_periods else None,
         "min_off_s": min(off_periods) if off_periods else None,
         "relay_transitions": transitions,
-        "run_hours": round(sum(on_periods) / HOUR, 2),
+        "run_hours": round((sum(on_periods) + sum(cut_short)) / HOUR, 2),
+        "safety_stops": len(cut_short),
         "alarms": alarms,
         "door_openings": sum(1 for e in events if e["kind"] == "door" and e["data"].get("open")),
         "series": series,

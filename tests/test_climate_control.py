@@ -98,6 +98,14 @@ def test_a_unit_that_does_not_lower_humidity_is_stopped_and_tried_again_later():
     assert h.step(5400.0, 70.0).units == {"d1": True}
 
 
+def test_a_unit_that_dried_the_room_before_a_door_let_damp_in_is_not_ineffective():
+    h = hygrostat(ineffective_after_s=6 * 3600)
+    drying = [(t * 60.0, 66.0 - t * 0.05) for t in range(120)]  # two hours pulling 66 down to 60
+    flooded = [(7200 + t * 60.0, 60.0 + min(t, 60) * 0.5) for t in range(300)]  # a door left open: up to 90
+    decisions = [h.step(t, rh) for t, rh in drying + flooded]
+    assert not any(d.ineffective for d in decisions)
+
+
 def test_a_unit_that_works_is_never_called_ineffective():
     h = hygrostat(ineffective_after_s=3600)
     steps = [(t * 60.0, 75.0 - t * 0.1) for t in range(120)]  # 6 % RH an hour down

@@ -30,7 +30,8 @@ def refusal(tmp_path: Path, text: str) -> str:
 
 def test_the_shipped_configs_load():
     demo = load(DEMO)
-    assert [r.id for r in demo.rooms] == ["east-stack", "west-stack"]
+    assert [r.id for r in demo.rooms] == ["east-stack", "west-stack", "outside"]
+    assert [r.id for r in demo.rooms if r.outdoor] == ["outside"]
     assert demo.hardware.backend == "sim"
     assert load(PI_EXAMPLE).hardware.backend == "pi"
 
@@ -101,3 +102,11 @@ def test_config_check_on_the_command_line(tmp_path):
     assert refused.returncode == 2
     assert f"{bad}: hardware.backend:" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_an_outdoor_position_may_not_have_relays_or_doors(tmp_path):
+    text = demo_text().replace("outdoor = true", 'outdoor = true\n\n[[rooms.doors]]\nid = "gate"\ncontact_pin = 6')
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rooms\[2\].*outdoor position has sensors only"):
+        load(path)

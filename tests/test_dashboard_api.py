@@ -54,7 +54,7 @@ def test_every_configured_room_is_listed_before_any_message(client):
     body = answer.json
     assert set(body) == {"now", "stale_after_s", "rooms"}
     assert body["stale_after_s"] == 120.0
-    assert [r["id"] for r in body["rooms"]] == ["east-stack", "west-stack"]
+    assert [r["id"] for r in body["rooms"]] == ["east-stack", "west-stack", "outside"]
     east = body["rooms"][0]
     assert set(east) == {
         "site", "id", "name", "configured", "gateway", "gateway_state", "temperature_c", "humidity_rh", "ts",

@@ -368,6 +368,7 @@ def test_configured_rooms_and_gateways_are_shown_before_any_message(store, site)
     assert [(r["id"], r["name"], r["gateway"], r["gateway_state"]) for r in rooms] == [
         ("east-stack", "East stack (compact shelving)", "gw-east", "unknown"),
         ("west-stack", "West stack (fixed shelving)", "gw-west", "unknown"),
+        ("outside", "Outside (north wall)", "gw-west", "unknown"),
     ]
     east = rooms[0]
     assert (east["temperature_c"], east["humidity_rh"], east["age_s"], east["stale"]) == (None, None, None, True)
@@ -388,7 +389,7 @@ def test_the_configured_name_wins_over_the_one_a_birth_announces(store, site):
     assert room(store)["name"] == "East stack (compact shelving)"
     assert gateway(store)["name"] == "East stack gateway"
     store.sync_config(site)  # again, on the next start: nothing doubles
-    assert len(store.rooms(TS)) == 2
+    assert len(store.rooms(TS)) == 3
 
 
 def test_the_database_is_in_wal_mode_and_migrated_once(tmp_path):

@@ -82,7 +82,7 @@ def test_the_dehumidifier_runs_while_the_broker_is_down(east, broker):
 def small_tank(tmp_path):
     """The east stack with a 0.3 l tank that nobody empties, in a room as damp as the summer outside."""
     text = site_text(tmp_path)
-    text = text.replace("tank_l = 6.0", "tank_l = 0.3").replace(
+    text = text.replace("tank_l = 10.0", "tank_l = 0.3").replace(
         "tank_emptied_after_h = 1.0", "tank_emptied_after_h = 0"
     )
     text = text.replace("humidity_rh = 58.0", "humidity_rh = 75.0", 1)

@@ -77,7 +77,9 @@ def test_a_door_held_open_does_not_make_the_units_flap(demo):
     east = report["rooms"]["east-stack"]
     while_open = [t for t in east["relay_transitions"] if 4 * HOUR <= t["t_s"] <= 6 * HOUR]
     assert len(while_open) <= 2
-    assert east["min_on_s"] >= MIN_ON_S and east["min_off_s"] >= MIN_OFF_S
+    # A run may end only by its minimum or by a safety stop (a full tank), which the report keeps apart.
+    assert east["min_on_s"] is None or east["min_on_s"] >= MIN_ON_S
+    assert east["min_off_s"] >= MIN_OFF_S
     assert alarms(east, "humidity_high")  # two hours of summer air: somebody must know
 
 

@@ -221,7 +221,7 @@ def test_a_dehumidifier_takes_out_its_rated_capacity_in_rated_conditions(storero
     room.after(HOUR)
 
     tank = room.world.water_removed_l(ROOM, DEHUMIDIFIER)
-    assert tank == pytest.approx(30.0 / 24, rel=0.15)  # the east stack's unit: 30 L a day
+    assert tank == pytest.approx(50.0 / 24, rel=0.15)  # the east stack's unit: 50 L a day
     assert room.humidity < before - 3
 
 
@@ -313,3 +313,12 @@ def test_asking_for_a_room_the_world_does_not_have_names_what_it_has():
     world = World(site.rooms_of("gw-west"), site.hardware.sim, ManualClock(), MockFactory())
     with pytest.raises(KeyError, match=r"no room 'east-stack'.*west-stack"):
         world.climate(ROOM)
+
+
+def test_an_outdoor_position_reads_the_weather(storerooms):
+    site = demo_site()
+    clock = ManualClock()
+    _, world = simulated_site(site, "gw-west", clock)
+    clock.advance(6 * HOUR)
+    assert world.climate("outside") == world.outside()
+    assert world.climate("west-stack") != world.outside()

@@ -17,8 +17,10 @@
     return Math.max(280, Math.min(box.clientWidth - 8, 900));
   }
 
-  function options(title, unit, colour, band) {
-    const series = [{}, { label: title, stroke: colour, width: 2, value: (u, v) => (v == null ? "—" : v.toFixed(1) + " " + unit) }];
+  function options(title, unit, colour, band, outside) {
+    const shown = (u, v) => (v == null ? "—" : v.toFixed(1) + " " + unit);
+    const series = [{}, { label: title, stroke: colour, width: 2, value: shown }];
+    if (outside) series.push({ label: LABELS.outside, stroke: "#757575", dash: [2, 3], width: 1, value: shown });
     if (band) {
       series.push({ label: LABELS.low, stroke: "#2e7d32", dash: [6, 4], width: 1, points: { show: false } });
       series.push({ label: LABELS.high, stroke: "#c62828", dash: [6, 4], width: 1, points: { show: false } });
@@ -26,17 +28,33 @@
     return { width: width(), height: 220, series: series, axes: [{}, { label: unit }] };
   }
 
-  function draw(name, title, unit, colour, points, field) {
+  function draw(name, title, unit, colour, points, field, outside) {
     const band = bands[name];
     const xs = points.map((p) => p.t);
     const data = [xs, points.map((p) => p[field])];
+    if (outside) {
+      // Both histories are averaged over the same slices, so a slice's middle `t` matches between them.
+      const byTime = new Map(outside.map((p) => [p.t, p[field]]));
+      data.push(xs.map((t) => (byTime.has(t) ? byTime.get(t) : null)));
+    }
     if (band) {
       data.push(xs.map(() => band[0]));
       data.push(xs.map(() => band[1]));
     }
     const target = document.getElementById(name + "-chart");
     if (charts[name]) charts[name].destroy();
-    charts[name] = new uPlot(options(title, unit, colour, band), data, target);
+    charts[name] = new uPlot(options(title, unit, colour, band, outside), data, target);
+  }
+
+  // The site's outdoor sensor, drawn beside the room's own line: inside read against outside.
+  async function outsidePoints() {
+    if (!box.dataset.outsideHistory) return null;
+    try {
+      const response = await fetch(box.dataset.outsideHistory + "?period=" + period, { cache: "no-store" });
+      return response.ok ? (await response.json()).points : null;
+    } catch (error) {
+      return null;
+    }
   }
 
   async function load() {
@@ -48,8 +66,9 @@
       }
       if (!response.ok) throw new Error("history answered " + response.status);
       const body = await response.json();
-      draw("humidity", LABELS.humidity, "% RH", "#1565c0", body.points, "humidity_rh");
-      draw("temperature", LABELS.temperature, "°C", "#ef6c00", body.points, "temperature_c");
+      const outside = await outsidePoints();
+      draw("humidity", LABELS.humidity, "% RH", "#1565c0", body.points, "humidity_rh", outside);
+      draw("temperature", LABELS.temperature, "°C", "#ef6c00", body.points, "temperature_c", outside);
       status.textContent =
         LABELS.points.replace("%(n)s", String(body.points.length)) + " · " + new Date(body.now).toLocaleTimeString();
     } catch (error) {

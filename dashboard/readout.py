@@ -9,6 +9,7 @@ when the dashboard received it (an unset Pi clock may say 1970); never from late
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,9 @@ def rooms(db: sqlite_utils.Database, now: datetime, stale_after_s: float) -> lis
                 "state": max(states, key=SENSOR_STATES.index, default=None),
                 "sensors": [{k: v for k, v in s.items() if k != "value_seq"} for s in of_room],
                 "humidity_band": [room["humidity_low"], room["humidity_high"]] if room["humidity_low"] else None,
+                # As the gateway combines the room's sensors: those it used (None until it has said).
+                "used": json.loads(room["value_used"]) if room["value_used"] is not None else None,
+                "mould_index": room["mould_index"],
                 "relays": [_device(d, "on") for d in devices[key] if d["kind"] == "relay"],
                 "doors": [_device(d, "open") for d in devices[key] if d["kind"] == "door"],
             }

@@ -272,6 +272,17 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE readings ADD COLUMN age_s REAL NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        7,
+        "a room's own value as its gateway combines it: the sensors used, the mould index",
+        [
+            "ALTER TABLE rooms ADD COLUMN value_seq INTEGER",
+            "ALTER TABLE rooms ADD COLUMN value_gateway TEXT",
+            "ALTER TABLE rooms ADD COLUMN value_ts TEXT",
+            "ALTER TABLE rooms ADD COLUMN value_used TEXT",
+            "ALTER TABLE rooms ADD COLUMN mould_index REAL",
+        ],
+    ),
 ]
 
 

@@ -208,7 +208,7 @@ class Store:
             # Commands to a gateway pass through the same topics; the dashboard records its own when it sends them.
             return IngestResult("ignored", "command", kind="cmd", gateway=gateway)
         body = message.payload
-        assert isinstance(body, protocol.Reading | protocol.Event | protocol.Birth | protocol.Ack)
+        assert isinstance(body, protocol.Reading | protocol.RoomValue | protocol.Event | protocol.Birth | protocol.Ack)
         repeat = self._seen(message, at)
         if repeat:
             return repeat
@@ -221,6 +221,8 @@ class Store:
         }
         if isinstance(body, protocol.Reading):
             self._reading(row, body)
+        elif isinstance(body, protocol.RoomValue):
+            self._room_value(row, body)
         elif isinstance(body, protocol.Event):
             self._event(row, body)
         elif isinstance(body, protocol.Birth):
@@ -407,6 +409,25 @@ class Store:
                     "UPDATE rooms SET humidity_low = ?, humidity_high = ? WHERE site = ? AND room = ?",
                     (*room.humidity_band, site, room.id),
                 )
+
+    def _room_value(self, row: dict[str, Any], body: protocol.RoomValue) -> None:
+        """Which sensors the room's value comes from, and its mould index; a late message changes nothing."""
+        self._known_room(row["site"], body.room, row["gateway"])
+        self._conn.execute(
+            """UPDATE rooms SET value_seq = :seq, value_gateway = :gateway, value_ts = :ts, value_used = :used,
+                      mould_index = :mould
+               WHERE site = :site AND room = :room
+                 AND (value_seq IS NULL OR value_seq < :seq OR value_gateway IS NOT :gateway)""",
+            {
+                "site": row["site"],
+                "room": body.room,
+                "gateway": row["gateway"],
+                "seq": row["seq"],
+                "ts": row["ts"],
+                "used": json.dumps(body.used),
+                "mould": body.mould_index,
+            },
+        )
 
     def _known_room(self, site: str, room: str, gateway: str) -> None:
         self._conn.execute("INSERT OR IGNORE INTO rooms (site, room, gateway) VALUES (?, ?, ?)", (site, room, gateway))

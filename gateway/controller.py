@@ -1,7 +1,7 @@
 """What a gateway does on its own, network or not: sample sensors, run each room's climate, watch doors.
 
-The controller knows nothing of MQTT or the outbox: it hands every reading and event to the callbacks it
-is given. `GatewayService` sends them through the outbox; `storeroom sim run` records them in a report.
+The controller knows nothing of MQTT or the outbox: it hands every reading, event and room value to the
+callbacks it is given. `GatewayService` sends them through the outbox; `storeroom sim run` records them in a report.
 """
 
 from __future__ import annotations
@@ -26,18 +26,27 @@ log = logging.getLogger(__name__)
 
 OnReading = Callable[[str, str, ClimateSample], None]
 OnEvent = Callable[..., None]
+OnRoom = Callable[[RoomControl], None]
 
 
 class Controller:
     """One gateway's devices and control. Call `step()` whenever `clock.monotonic()` reaches `next_due()`."""
 
     def __init__(
-        self, site: SiteConfig, gateway_id: str, clock: Clock, *, on_reading: OnReading, on_event: OnEvent
+        self,
+        site: SiteConfig,
+        gateway_id: str,
+        clock: Clock,
+        *,
+        on_reading: OnReading,
+        on_event: OnEvent,
+        on_room: OnRoom | None = None,
     ) -> None:
         self.rooms = site.rooms_of(gateway_id)
         self.clock = clock
         self.on_reading = on_reading
         self.event = on_event
+        self.on_room = on_room
         self.world: Any = None
         if site.hardware.backend == "sim":
             from hardware.sim import simulated_site  # the simulated storeroom is never loaded on a Pi
@@ -82,7 +91,10 @@ class Controller:
     def control(self, room_id: str, sensor_id: str | None = None, sample: ClimateSample | None = None) -> None:
         """Decide a room again (after a sample, a new band, an override)."""
         with self.lock:
-            self.controls[room_id].update(self.clock.monotonic(), sensor_id, sample)
+            control = self.controls[room_id]
+            control.update(self.clock.monotonic(), sensor_id, sample)
+            if self.on_room:
+                self.on_room(control)
 
     def close(self) -> None:
         for sampler in self.samplers.values():

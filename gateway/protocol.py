@@ -85,6 +85,18 @@ class Reading(_Sequenced):
     """How old the values are: 0 when fresh; a degraded or stale reading repeats a value this old."""
 
 
+class RoomValue(_Sequenced):
+    """A room's own value: what its hygrostat and alarms go by, from the sensors named in `used`."""
+
+    room: Ident
+    temperature_c: Annotated[float, Field(ge=-40, le=80)] | None = None
+    humidity_rh: Annotated[float, Field(ge=0, le=100)] | None = None
+    used: list[Ident] = []
+    """The sensors whose values made this one (median of those ok or degraded); empty: no usable value."""
+    mould_index: Annotated[float, Field(ge=0, le=6)] | None = None
+    """The VTT mould index the gateway keeps for the room (sensors/preservation.py)."""
+
+
 class Event(_Sequenced):
     kind: Ident
     severity: Literal["info", "warning", "alarm"] = "info"
@@ -150,11 +162,12 @@ def check_band(low: float, high: float, hysteresis_rh: float) -> None:
         raise ValueError(f"band {low}-{high} % RH is narrower than the hysteresis of {hysteresis_rh} % RH")
 
 
-Kind = Literal["status", "birth", "telemetry", "event", "cmd", "ack"]
+Kind = Literal["status", "birth", "telemetry", "climate", "event", "cmd", "ack"]
 _MODELS: dict[str, type[_Payload]] = {
     "status": Status,
     "birth": Birth,
     "telemetry": Reading,
+    "climate": RoomValue,
     "event": Event,
     "cmd": Command,
     "ack": Ack,
@@ -169,7 +182,7 @@ class Message(BaseModel):
     gateway: str
     kind: Kind
     topic: str
-    payload: Status | Birth | Reading | Event | Command | Ack
+    payload: Status | Birth | Reading | RoomValue | Event | Command | Ack
 
 
 class Topics:
@@ -188,6 +201,9 @@ class Topics:
 
     def telemetry(self, room: str, sensor: str) -> str:
         return f"{self.root}/telemetry/{room}/{sensor}"
+
+    def climate(self, room: str) -> str:
+        return f"{self.root}/climate/{room}"
 
     def event(self, kind: str) -> str:
         return f"{self.root}/event/{kind}"
@@ -230,6 +246,8 @@ def classify(topic: str) -> tuple[str, str, Kind, dict[str, str]]:
             return site, gateway, "birth", {}
         case ["telemetry", room, sensor]:
             return site, gateway, "telemetry", {"room": room, "sensor": sensor}
+        case ["climate", room]:
+            return site, gateway, "climate", {"room": room}
         case ["event", kind]:
             return site, gateway, "event", {"kind": kind}
         case ["cmd", name] if _IDENT.fullmatch(name):
@@ -265,7 +283,9 @@ def parse(topic: str, payload: bytes) -> Message:
 
 
 def _check_topic_matches(topic: str, kind: str, details: dict[str, str], body: Any) -> None:
-    pairs = {"telemetry": ("room", "sensor"), "event": ("kind",), "ack": ("command",)}.get(kind, ())
+    pairs = {"telemetry": ("room", "sensor"), "climate": ("room",), "event": ("kind",), "ack": ("command",)}.get(
+        kind, ()
+    )
     for field in pairs:
         if getattr(body, field) != details[field]:
             raise ProtocolError(

@@ -7,11 +7,13 @@ on to the devices at once; the link sends the outbox whenever the broker is reac
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway import protocol
+from gateway.climate import RoomControl
 from gateway.controller import Controller
 from gateway.link import Link
 from gateway.outbox import Outbox
@@ -24,6 +26,8 @@ from storeroom import __version__
 
 log = logging.getLogger(__name__)
 
+ROOM_VALUE_EVERY_S = 60.0
+"""How often a room's own value is sent while the sensors it comes from stay the same."""
 MAX_OVERRIDE_MIN = 24 * 60
 """An override lasts a day at most: nobody should forget a room on manual."""
 
@@ -48,8 +52,14 @@ class GatewayService:
         self.clock = clock or (SimClock(site.hardware.sim.speed) if simulated else WallClock())
         self._synced = simulated or clock_synced()
         self.controller = Controller(
-            site, gateway_id, self.clock, on_reading=self._publish_reading, on_event=self.event
+            site,
+            gateway_id,
+            self.clock,
+            on_reading=self._publish_reading,
+            on_event=self.event,
+            on_room=self._publish_room,
         )
+        self._room_sent: dict[str, tuple[float, tuple[str, ...]]] = {}
         self.world = self.controller.world
         self.board = self.controller.board
         self.controls = self.controller.controls
@@ -128,6 +138,30 @@ class GatewayService:
                 humidity_rh=sample.humidity_rh,
                 error=sample.error,
                 age_s=sample.age_s,
+            ),
+        )
+
+    def _publish_room(self, control: RoomControl) -> None:
+        """The room's own value, when the sensors it comes from change, else once every ROOM_VALUE_EVERY_S.
+
+        Every sample changes it a little; sending it each time would double the traffic for nothing the
+        sensors' own readings do not already say.
+        """
+        now, value = self.clock.monotonic(), control.value
+        sent_at, used = self._room_sent.get(control.room.id, (-math.inf, ()))
+        if value.used == used and now - sent_at < ROOM_VALUE_EVERY_S:
+            return
+        self._room_sent[control.room.id] = (now, value.used)
+        mould = None if control.room.outdoor else round(control.watch.mould_index, 3)
+        self._put(
+            self.topics.climate(control.room.id),
+            lambda seq: protocol.RoomValue(
+                **self._envelope(seq),
+                room=control.room.id,
+                temperature_c=value.temperature_c,
+                humidity_rh=value.humidity_rh,
+                used=list(value.used),
+                mould_index=mould,
             ),
         )
 

@@ -58,7 +58,7 @@ def test_every_configured_room_is_listed_before_any_message(client):
     east = body["rooms"][0]
     assert set(east) == {
         "site", "id", "name", "configured", "gateway", "gateway_state", "temperature_c", "humidity_rh", "ts",
-        "synced", "age_s", "stale", "state", "sensors", "humidity_band", "relays", "doors",
+        "synced", "age_s", "stale", "state", "sensors", "humidity_band", "used", "mould_index", "relays", "doors",
     }  # fmt: skip
     assert (east["name"], east["gateway"], east["gateway_state"]) == (
         "East stack (compact shelving)",

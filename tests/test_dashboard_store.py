@@ -423,3 +423,19 @@ def test_a_database_locked_by_another_writer_raises_storage_error_and_stores_not
 
 def test_the_docstring_examples_run():
     assert doctest.testmod(dashboard.store).failed == 0
+
+
+def test_a_room_says_which_sensors_its_value_comes_from_and_a_late_message_changes_nothing(store, site):
+    store.sync_config(site)
+
+    def value(seq: int, used: list[str], mould: float) -> bytes:
+        return protocol.RoomValue(
+            id=f"v{seq}", seq=seq, ts=TS, room="east-stack", temperature_c=20.0, humidity_rh=55.0, used=used,
+            mould_index=mould,
+        ).to_json()  # fmt: skip
+
+    store.ingest(EAST.climate("east-stack"), value(5, ["dht-1", "dht-2"], 0.12))
+    store.ingest(EAST.climate("east-stack"), value(3, [], 0.0))  # older: history, not news
+    assert (room(store)["used"], room(store)["mould_index"]) == (["dht-1", "dht-2"], 0.12)
+    store.ingest(EAST.climate("east-stack"), value(6, [], 0.13))
+    assert room(store)["used"] == []

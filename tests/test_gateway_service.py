@@ -56,6 +56,8 @@ def test_an_unplugged_sensor_raises_stale_then_failed_and_clears_when_it_reads_a
     fail_safe = wait_until(lambda: queued(east, "event/climate_fail_safe"), what="the room's fail-safe alarm")
     assert fail_safe[0]["room"] == "east-stack" and "dehumidifiers off" in fail_safe[0]["message"]
     assert east.world.dehumidifiers_running("east-stack") == []
+    values = queued(east, "climate/east-stack")
+    assert values[0]["used"] == ["dht-1"] and values[-1]["used"] == []  # the room says it has nothing to go by
     readings = [r for r in queued(east, "telemetry") if r["state"] == "failed"]
     assert readings and all("humidity_rh" not in r for r in readings)
 

@@ -26,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hardware.config import SiteConfig
 from hardware.process import die_with_parent
+from hardware.secrets import create_secret, ensure_folder
 
 ACCOUNT_DASHBOARD = "dashboard"
 ACCOUNT_VIEWER = "viewer"
@@ -60,17 +61,10 @@ def read_password(site: SiteConfig, account: str) -> str:
 
 def ensure_passwords(site: SiteConfig) -> dict[str, str]:
     """A random password for every account that has none yet; existing passwords are kept."""
-    folder = site.storage.secrets
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+    ensure_folder(site.storage.secrets)
     result = {}
     for account in accounts(site):
-        path = password_file(site, account)
-        if not path.exists():
-            # Create with 0600 from the start: the secret is never readable by others, even briefly.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(secrets.token_urlsafe(18) + "\n")
+        create_secret(password_file(site, account), lambda: secrets.token_urlsafe(18))
         result[account] = read_password(site, account)
     return result
 

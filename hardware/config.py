@@ -23,6 +23,9 @@ Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 BcmPin = Annotated[int, Field(ge=0, le=27)]
 """A Broadcom GPIO number on the 40-pin header."""
 
+DEMO_CONFIG = Path(__file__).with_name("configs") / "demo.toml"
+"""The demo site, the default of every command that takes `--config`."""
+
 FilePath = Annotated[Path, Field(strict=False)]
 """TOML has no path type: a string is accepted and becomes a Path."""
 
@@ -275,6 +278,13 @@ class Dashboard(_Strict):
         return value
 
 
+class Rfid(_Strict):
+    """RFID tags (rfid/, docs/TAGS.md). The keys themselves live in the secrets folder, never here."""
+
+    key_id: Annotated[int, Field(ge=1, le=255)] = 1
+    """The key new tags are signed with (`<secrets>/rfid-<key_id>.key`); raise it to rotate keys."""
+
+
 class SiteConfig(_Strict):
     site: Site
     hardware: Hardware
@@ -283,6 +293,7 @@ class SiteConfig(_Strict):
     gateways: Annotated[list[Gateway], Field(min_length=1)]
     rooms: Annotated[list[Room], Field(min_length=1)]
     dashboard: Dashboard = Dashboard()
+    rfid: Rfid = Rfid()
     source: FilePath | None = None
     """The file this config was read from (set by `load`, not written in TOML)."""
 

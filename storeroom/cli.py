@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "audit": ("dashboard.cli:audit", "Verify the dashboard's tamper-evident audit trail."),
     "broker": ("hardware.broker_cli:broker", "Run a Mosquitto broker with the site's accounts and ACL."),
     "config": ("hardware.config_cli:config", "Check a site config file."),
+    "rfid": ("rfid.cli:rfid", "Encode and decode the storeroom's RFID tags (docs/TAGS.md)."),
     "sim": ("storeroom.sim_cli:sim", "Run named scenarios on the accelerated simulated storeroom."),
     "climate": ("sensors.cli:climate", "Preservation metrics of a climate record (PI, TWPI, EMC, mould)."),
 }

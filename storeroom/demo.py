@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import urllib.request
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -22,11 +21,9 @@ import click
 from dashboard.audit import record
 from dashboard.users import ROLES, connect, ensure_demo_users
 from hardware.broker import Broker, BrokerError, ensure_passwords
-from hardware.config import SiteConfig
+from hardware.config import DEMO_CONFIG, SiteConfig
 from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals, die_with_parent
-
-DEMO_CONFIG = Path(str(resources.files("hardware") / "configs" / "demo.toml"))
 
 
 def free_port(preferred: int) -> int:

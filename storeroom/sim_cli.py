@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from hardware.config import DEMO_CONFIG
 from hardware.config_cli import load_or_exit
-from storeroom.demo import DEMO_CONFIG
 from storeroom.scenarios import SCENARIOS, run, summary
 
 MAX_HOURS = 24 * 92

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from hardware.config import load
-from storeroom.demo import DEMO_CONFIG
+from hardware.config import DEMO_CONFIG, load
 from storeroom.scenarios import SCENARIOS, run
 
 HOUR = 3600.0

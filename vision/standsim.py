@@ -213,7 +213,11 @@ def _undistort_points(pts: np.ndarray, center: np.ndarray, norm: float, k1: floa
 
 
 def simulate(
-    seed: int, size: tuple[int, int] = SIZE_2MP, faults: tuple[str, ...] = (), stand: str | None = None
+    seed: int,
+    size: tuple[int, int] = SIZE_2MP,
+    faults: tuple[str, ...] = (),
+    stand: str | None = None,
+    page_seed: int | None = None,
 ) -> Shot:
     """One photo of a page on the stand; `faults` from FAULTS, `stand` "dark" or "light" (seeded when None)."""
     unknown = set(faults) - set(FAULTS)
@@ -231,11 +235,14 @@ def simulate(
     a = math.radians(rotation)
     fill = rng.uniform(0.8, 0.92)  # the page's bounding box over the frame's height, inside the frame
     page_h_photo = H * fill / (abs(math.cos(a)) + A4_MM[0] / A4_MM[1] * abs(math.sin(a)))
-    scale = 1.25  # render the page finer than it lands in the photo, as a camera's optics integrate
-    ph = int(page_h_photo * scale)
+    # Rendered finer than it lands in the photo (a camera's optics integrate), at a size fixed by the frame
+    # alone, so one page_seed gives the very same page in every shot.
+    ph = int(H * 1.1)
     pw = int(ph * A4_MM[0] / A4_MM[1])
-    text_skew = float(rng.uniform(-1.5, 1.5))
-    page = render_page(rng, pw, ph)
+    # The printed page has its own seed when given, so the same page can be shot twice (a duplicate).
+    page_rng = rng if page_seed is None else np.random.default_rng(page_seed)
+    text_skew = float(page_rng.uniform(-1.5, 1.5))
+    page = render_page(page_rng, pw, ph)
     rot = cv2.getRotationMatrix2D((pw / 2, ph / 2), text_skew, 1.0)
     page = cv2.warpAffine(page, rot, (pw, ph), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     _specks(page, rng, int(rng.integers(10, 40)))
@@ -271,9 +278,7 @@ def simulate(
     quad = _undistort_points(quad_u, c, norm, k1)
 
     if "no_page" not in faults:
-        warped = cv2.remap(
-            page, map_x, map_y, cv2.INTER_AREA if scale > 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-        )
+        warped = cv2.remap(page, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         mask = cv2.remap(np.ones((ph, pw), np.float32), map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
         # The page lifts a little off the stand: a soft shadow below and right of it.
         shadow = cv2.GaussianBlur(np.roll(mask, (int(H * 0.006), int(H * 0.004)), (0, 1)), (0, 0), H * 0.006)
@@ -298,6 +303,7 @@ def simulate(
     image = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
     truth = {
         "seed": seed,
+        "page_seed": page_seed,
         "size": [W, H],
         "stand": stand,
         "faults": sorted(faults),
@@ -321,9 +327,7 @@ def _finger(photo: np.ndarray, rng: np.random.Generator, quad: np.ndarray) -> No
     inward = quad.mean(0) - p
     inward /= np.linalg.norm(inward)
     tip = p + inward * H * rng.uniform(0.03, 0.06)
-    dists = {(p[0], 0): p[0], (W - p[0], 1): W - p[0], (p[1], 2): p[1], (H - p[1], 3): H - p[1]}
-    edge = min(dists, key=dists.get)[1]
-    base = [(-50, p[1]), (W + 50, p[1]), (p[0], -50), (p[0], H + 50)][edge]
+    base = p - inward * (W + H)  # the hand comes from outside, across the page's edge
     width = int(H * rng.uniform(0.035, 0.05))
     skin = np.array([120, 150, 205], np.float32) * rng.uniform(0.85, 1.05)
     mask = np.zeros((H, W), np.uint8)

@@ -1,0 +1,113 @@
+"""Even light, no dust: clean-up of the flat colour page, and the optional bitonal copy for OCR.
+
+The colour master is only ever multiplied by a smooth gain (flattening) and has isolated specks painted
+over; it is never thresholded, because seals, red headers and photos must keep their colour (DA/T 31-2017).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+PAPER = 245.0  # the level flattened paper is brought to: white, with headroom so nothing clips
+
+
+def _poly_terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
+    return np.stack([x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)], 1)
+
+
+def background(image: np.ndarray, degree: int = 3) -> np.ndarray:
+    """The light falling on the paper, per channel, as a smooth surface at about 1/10 of the page's width.
+
+    Background-surface fitting: a max filter drops the ink, then a bivariate polynomial is fitted by least
+    squares to what is left, iteratively rejecting samples well below the surface (a photo, a table, the seal,
+    the stand in the margin), which a plain large blur or morphological closing would smear into the light.
+    """
+    h, w = image.shape[:2]
+    sw = 160
+    sh = max(8, round(h * sw / w))
+    small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.dilate(small, np.ones((5, 5), np.uint8))
+    yy, xx = np.mgrid[0:sh, 0:sw]
+    x, y = (xx.ravel() / sw - 0.5) * 2, (yy.ravel() / sh - 0.5) * 2
+    terms = _poly_terms(x, y, degree)
+    chans = small.reshape(-1, small.shape[2]) if small.ndim == 3 else small.reshape(-1, 1)
+    lum = chans.mean(1)
+    keep = lum > np.percentile(lum, 30)
+    for _ in range(4):
+        coef, *_ = np.linalg.lstsq(terms[keep], lum[keep], rcond=None)
+        fit = terms @ coef
+        keep = lum > fit * 0.92
+    out = np.empty_like(chans)
+    for c in range(chans.shape[1]):
+        coef, *_ = np.linalg.lstsq(terms[keep], chans[keep, c], rcond=None)
+        out[:, c] = terms @ coef
+    return out.reshape(sh, sw, -1).clip(1, 255)
+
+
+def flatten(image: np.ndarray) -> np.ndarray:
+    """Divide out the light: paper becomes evenly PAPER-white and ink keeps its contrast to it.
+
+    The light's shape is taken from the luminance (one float map at full size) and its colour from the
+    channels' mean ratios (a white balance); the product is applied in strips of rows, so a 300 dpi A4 page
+    never has a full float copy of itself (memory matters on a Pi Zero). Float, not 8-bit, gain: a coarse
+    gain shows as contour bands on the paper.
+    """
+    h, w = image.shape[:2]
+    bg = background(image)
+    lum = bg.mean(axis=2)
+    balance = (lum[..., None] / bg).reshape(-1, bg.shape[2]).mean(0).astype(np.float32)
+    gain = cv2.resize((PAPER / lum).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    if image.ndim == 2:
+        return (image * gain).clip(0, 255).astype(np.uint8)
+    out = np.empty_like(image)
+    for y in range(0, h, 256):
+        strip = image[y : y + 256].astype(np.float32)
+        strip *= gain[y : y + 256, :, None] * balance
+        out[y : y + 256] = strip.clip(0, 255)
+    return out
+
+
+def despeckle(image: np.ndarray, dpi: float, max_speck_mm: float = 1.5, near_mm: float = 2.5) -> tuple:
+    """Paint out small dark specks that stand alone; returns (image, number removed).
+
+    A dot is dust when it is small (under `max_speck_mm` across) AND far from any larger ink (`near_mm`):
+    full stops, commas, the dots of i and the short strokes of hanzi sit next to other ink, so they stay.
+    Uses connected components (OpenCV) of the ink mask; thin strokes are connected to their characters.
+    """
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    ink = (gray < 0.8 * PAPER).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 1:
+        return image, 0
+    px = dpi / 25.4
+    small_side = max(2, round(max_speck_mm * px))
+    area = stats[1:, cv2.CC_STAT_AREA]
+    span = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+    small = (span <= small_side) & (area <= small_side * small_side)
+    big_ids = np.flatnonzero(~small) + 1
+    big = np.isin(labels, big_ids).astype(np.uint8) if len(big_ids) else np.zeros_like(ink)
+    r = max(1, round(near_mm * px))
+    near = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    out = image.copy()
+    removed = 0
+    for i in np.flatnonzero(small) + 1:
+        x, y, w, h = stats[i, :4]
+        if near[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i].any():
+            continue
+        x0, y0 = max(0, x - 2), max(0, y - 2)
+        x1, y1 = min(gray.shape[1], x + w + 2), min(gray.shape[0], y + h + 2)
+        box = out[y0:y1, x0:x1]
+        spot = cv2.dilate((labels[y0:y1, x0:x1] == i).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        ring = box[~spot]
+        if len(ring):
+            box[spot] = np.median(ring, axis=0)
+        removed += 1
+    return out, removed
+
+
+def bitonal(image: np.ndarray) -> np.ndarray:
+    """Black text on white for OCR: Otsu's threshold (Otsu 1979) on the flattened page's grey."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    _, bw = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return bw

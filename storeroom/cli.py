@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "audit": ("dashboard.cli:audit", "Verify the dashboard's tamper-evident audit trail."),
     "broker": ("hardware.broker_cli:broker", "Run a Mosquitto broker with the site's accounts and ACL."),
     "config": ("hardware.config_cli:config", "Check a site config file."),
+    "vision": ("vision.cli:vision", "Correct copy-stand photos into dossier pages; simulate the stand."),
 }
 
 

@@ -58,6 +58,7 @@ class Shot:
 
     image: np.ndarray
     truth: dict = field(default_factory=dict)
+    jpeg: bytes = b""  # the photo as the camera's file: `image` is exactly this, decoded
 
 
 def _paper(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -300,7 +301,8 @@ def simulate(
     photo += rng.normal(0, rng.uniform(1.5, 3.5), (H, W, 1)).astype(np.float32)
     image = photo.clip(0, 255).astype(np.uint8)
     quality = int(rng.integers(82, 95))
-    image = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     truth = {
         "seed": seed,
         "page_seed": page_seed,
@@ -315,7 +317,7 @@ def simulate(
         "lens_k1": k1,
         "jpeg_quality": quality,
     }
-    return Shot(image, truth)
+    return Shot(image, truth, jpeg)
 
 
 def _finger(photo: np.ndarray, rng: np.random.Generator, quad: np.ndarray) -> None:

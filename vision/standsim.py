@@ -264,6 +264,11 @@ def simulate(
     src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
     homography = cv2.getPerspectiveTransform(src, quad_u.astype(np.float32))
 
+    # The text's direction at the page's centre as it appears in the photo (keystone makes it vary elsewhere).
+    t = math.radians(text_skew)
+    ends = np.array([[[pw / 2, ph / 2]], [[pw / 2 + 100 * math.cos(t), ph / 2 - 100 * math.sin(t)]]], np.float64)
+    (c0,), (c1,) = cv2.perspectiveTransform(ends, homography)
+    photo_text_angle = -math.degrees(math.atan2(c1[1] - c0[1], c1[0] - c0[0]))
     k1 = float(rng.uniform(-0.03, 0.03))
     c = np.array([W / 2, H / 2])
     norm = math.hypot(W / 2, H / 2)
@@ -313,6 +318,7 @@ def simulate(
         "page_quad": None if "no_page" in faults else [[round(float(x), 2), round(float(y), 2)] for x, y in quad],
         "rotation_deg": rotation,
         "text_skew_deg": text_skew,
+        "photo_text_angle_deg": photo_text_angle,
         "keystone": keystone,
         "lens_k1": k1,
         "jpeg_quality": quality,

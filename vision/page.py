@@ -111,7 +111,7 @@ def _refine_side(gray: np.ndarray, a: np.ndarray, b: np.ndarray, inside: np.ndar
     samples = base[:, None, :] + offsets[None, :, None] * n  # (points, offsets, 2)
     xs = samples[..., 0].astype(np.float32)
     ys = samples[..., 1].astype(np.float32)
-    prof = cv2.remap(gray, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1)
+    prof = cv2.remap(gray, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT).astype(np.float32)
     valid = (xs >= 0) & (xs < w - 1) & (ys >= 0) & (ys < h - 1)
     # The page is brighter than a dark stand and than the shadow it casts on a light one: step up inward.
     step = np.diff(prof, axis=1)
@@ -161,15 +161,17 @@ def find_page(image: np.ndarray) -> PageFind:
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     h, w = gray.shape
     f = WORK_WIDTH / w
-    small = cv2.resize(gray, (WORK_WIDTH, max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    hsv = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
-    sat = np.zeros_like(small) if image.ndim == 2 else cv2.resize(hsv[..., 1], small.shape[::-1])
+    size = (WORK_WIDTH, max(1, round(h * f)))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    if image.ndim == 2:
+        sat = np.zeros_like(small)
+    else:  # colour only on the small copy: a 12 MP HSV conversion costs more than finding the page
+        sat = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2HSV)[..., 1]
     quad, area, contact = _coarse(small, sat)
     if quad is None:
         return PageFind(None, area)
     quad = quad / f
     # Two passes: a wide search from the coarse corners, then a narrow one from the refined ones.
-    g = gray.astype(np.float32)
-    quad = refine(g, quad, reach=8.0 / f)
-    quad = refine(g, quad, reach=max(4.0, 0.6 / f))
+    quad = refine(gray, quad, reach=8.0 / f)
+    quad = refine(gray, quad, reach=max(4.0, 0.6 / f))
     return PageFind(order_clockwise(quad), area, contact)

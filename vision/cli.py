@@ -6,10 +6,12 @@ import json
 import socket
 import sys
 import time
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 
 import click
+import cv2
 import numpy as np
 
 from vision import outputs, quality
@@ -112,7 +114,7 @@ def correct_command(
     failed = 0
     wrote = False
     show_bar = sys.stderr.isatty() and not as_json and len(images) > 1
-    with click.progressbar(images, label="correcting", file=sys.stderr) if show_bar else _plain(images) as items:
+    with click.progressbar(images, label="correcting", file=sys.stderr) if show_bar else nullcontext(images) as items:
         for path in items:
             start = time.perf_counter()
             try:
@@ -126,7 +128,7 @@ def correct_command(
             )
             try:
                 result = correct(photo, hints)
-            except ValueError as exc:
+            except (ValueError, cv2.error) as exc:  # a photo OpenCV cannot work with: name it, go on
                 click.echo(f"error: {path}: {exc}", err=True)
                 failed += 1
                 continue
@@ -154,19 +156,6 @@ def correct_command(
         outputs.finish_dossier(out, dossier)
     if failed:
         sys.exit(2)
-
-
-class _plain:
-    """The progress bar's context-manager shape, without a bar."""
-
-    def __init__(self, items: tuple) -> None:
-        self.items = items
-
-    def __enter__(self) -> tuple:
-        return self.items
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 @vision.command()

@@ -165,8 +165,8 @@ def find_page(image: np.ndarray) -> PageFind:
     small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     if image.ndim == 2:
         sat = np.zeros_like(small)
-    else:  # colour only on the small copy: a 12 MP HSV conversion costs more than finding the page
-        sat = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2HSV)[..., 1]
+    else:  # colour only on a nearest-neighbour copy: only medians over regions are taken from it
+        sat = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2HSV)[..., 1]
     quad, area, contact = _coarse(small, sat)
     if quad is None:
         return PageFind(None, area)

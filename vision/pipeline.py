@@ -112,7 +112,7 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
         master, specks = cleanup.despeckle(master, hints.dpi)
 
     f = min(1.0, deskew.WORK_WIDTH / size[0])
-    check_gray = cv2.cvtColor(cv2.resize(master, None, fx=f, fy=f, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    check_gray = cv2.resize(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     digest = quality.page_hash(check_gray)
     checks = {
         "no_page": quality.no_page(True, found.area_fraction, lim.no_page),

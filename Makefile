@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 # a Chinese font for the pages (the browser on a kiosk Pi, and the page tests here),
 # venv and a compiler for the wheels that build from source on a Pi (RPi.GPIO, spidev).
 APT_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-microhei python3-venv python3-dev gcc
+# Only the benchmark needs these: the copy stand's peers (unpaper from Debian, the rest from PyPI's `bench` extra).
+BENCH_APT_PACKAGES := unpaper
 
 .PHONY: demo test bench lint setup system-deps clean
 
@@ -16,8 +18,18 @@ demo: setup
 test: setup
 	$(PY) -m pytest
 
-bench: setup
+bench: setup $(VENV)/.bench-installed
 	$(PY) -m bench
+
+$(VENV)/.bench-installed: pyproject.toml
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for the benchmark:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(PY) -m pip install -q -e '.[bench]'
+	touch $@
 
 lint: setup
 	$(VENV)/bin/ruff check .

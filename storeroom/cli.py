@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "rfid": ("rfid.cli:rfid", "Encode and decode the storeroom's RFID tags (docs/TAGS.md)."),
     "sim": ("storeroom.sim_cli:sim", "Run named scenarios on the accelerated simulated storeroom."),
     "climate": ("sensors.cli:climate", "Preservation metrics of a climate record (PI, TWPI, EMC, mould)."),
+    "vision": ("vision.cli:vision", "Correct copy-stand photos into dossier pages; simulate the stand."),
 }
 
 

@@ -1,0 +1,302 @@
+"""The copy stand's correction: accuracy on the simulated stand's ground truth, and time per photo.
+
+Inputs are generated (seeded, vision/standsim.py), so accuracy is measured, not eyeballed:
+
+- `accuracy`: on good shots (including a finger holding the page), is the page found, the corner error as
+  a share of the page diagonal, and the residual skew (measured text skew minus the true one, degrees);
+- `qc`: every shot, good or with one fault (blur, over-exposure, cut off, finger, no page, the same page
+  shot twice): detection rate on bad shots and false-alarm rate on good ones. A 2 MP frame holds about
+  80 dpi on A4, so the resolution check's limit is set to 60 here (it is exercised in the tests);
+- `peers`: unpaper (Debian's package, default options), `deskew` (determine_skew) and `jdeskew` (get_angle)
+  on the same photos: the text angle each finds in the photo against the truth (page rotation plus the
+  print's own skew), and their time;
+- `speed`: single thread (cv2.setNumThreads(1)), per 2 MP and 12 MP (4056x3040) photo: decode, correct,
+  write master PNG and access JPEG; `io_floor` is decoding the photo and encoding the same outputs only.
+- `memory`: peak resident memory of one 12 MP page in a fresh process, over the same process before it.
+
+Each peer's sign convention is found by showing it a flat page turned 2 degrees counter-clockwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision import outputs, quality, standsim
+from vision.pipeline import Hints, correct
+
+N_SHOTS = int(os.environ.get("BENCH_VISION_SHOTS", "150"))
+N_SPEED = int(os.environ.get("BENCH_VISION_SPEED", "4"))
+N_PEERS = int(os.environ.get("BENCH_VISION_PEERS", "30"))
+N_UNPAPER = int(os.environ.get("BENCH_VISION_UNPAPER", "4"))
+BAD = ("blur", "overexposed", "cut_off", "finger", "no_page", "duplicate")
+LIMITS_2MP = quality.Limits(resolution_dpi=60)
+
+
+def _stats(values: list[float]) -> dict:
+    a = np.abs(np.asarray(values, float))
+    if not len(a):
+        return {}
+    return {
+        k: round(float(v), 4)
+        for k, v in {"median": np.median(a), "p95": np.percentile(a, 95), "max": a.max(), "n": len(a)}.items()
+    }
+
+
+def _truth_angle(truth: dict) -> float:
+    """The text's angle in the photo at the page's centre, counter-clockwise degrees (from the simulator)."""
+    return truth["photo_text_angle_deg"]
+
+
+def accuracy_and_qc() -> dict:
+    rng = np.random.default_rng(2026)
+    corner, skew, found = [], [], []
+    caught = {f: [0, 0] for f in BAD}
+    false_alarm = [0, 0]
+    alarms: dict[str, int] = {}
+    prev_hash = None
+    for i in range(N_SHOTS):
+        kind = "good" if rng.random() < 0.5 else str(rng.choice(BAD))
+        seed = 10_000 + i
+        page_seed = seed - 1 if kind == "duplicate" else seed
+        shot = standsim.simulate(seed, faults=(kind,) if kind not in ("good", "duplicate") else (), page_seed=page_seed)
+        if kind == "duplicate":
+            prev_hash = correct(
+                standsim.simulate(seed + 500_000, page_seed=page_seed).image, Hints(dpi=150, limits=LIMITS_2MP)
+            ).page_hash
+        result = correct(shot.image, Hints(dpi=150, limits=LIMITS_2MP, previous_hash=prev_hash))
+        prev_hash = result.page_hash
+        bad = not result.qc["ok"]
+        if kind in ("good", "finger"):
+            found.append(result.page_quad is not None)
+            if result.page_quad is not None:
+                corner.append(standsim.ground_truth_corner_error(result.page_quad, shot.truth["page_quad"]))
+                skew.append(result.skew_deg - shot.truth["text_skew_deg"])
+        if kind == "good":
+            false_alarm[0] += bad
+            false_alarm[1] += 1
+            for name, c in result.qc["checks"].items():
+                if not c["ok"]:
+                    alarms[name] = alarms.get(name, 0) + 1
+        else:
+            caught[kind][0] += bad
+            caught[kind][1] += 1
+    n_bad = sum(t for _, t in caught.values())
+    return {
+        "shots": N_SHOTS,
+        "accuracy": {
+            "page_found_rate": round(float(np.mean(found)), 4),
+            "corner_error_of_diagonal": _stats(corner),
+            "residual_skew_deg": _stats(skew),
+        },
+        "qc": {
+            "detection_rate": round(sum(c for c, _ in caught.values()) / max(1, n_bad), 4),
+            "by_fault": {f: f"{c}/{t}" for f, (c, t) in caught.items()},
+            "false_alarm_rate": round(false_alarm[0] / max(1, false_alarm[1]), 4),
+            "false_alarms_by_check": alarms,
+            "good_shots": false_alarm[1],
+        },
+    }
+
+
+def _flat_test_page() -> np.ndarray:
+    page = standsim.render_page(np.random.default_rng(1), 1000, 1414)
+    canvas = np.full((1800, 1400, 3), 240, np.uint8)
+    canvas[193:1607, 200:1200] = page
+    rot = cv2.getRotationMatrix2D((700, 900), 2.0, 1.0)  # 2 degrees counter-clockwise
+    return cv2.warpAffine(canvas, rot, (1400, 1800), borderValue=(240, 240, 240))
+
+
+def _peer_deskew(image: np.ndarray) -> float:
+    from deskew import determine_skew
+
+    return float(determine_skew(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)) or 0.0)
+
+
+def _peer_jdeskew(image: np.ndarray) -> float:
+    from jdeskew.estimator import get_angle
+
+    return float(get_angle(image))
+
+
+def _peer_unpaper(image: np.ndarray) -> float:
+    """unpaper with its defaults on a PNM of the photo; the rotation it applied, parsed from -v output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.ppm", Path(tmp) / "out.ppm"
+        cv2.imwrite(str(src), image)
+        out = subprocess.run(
+            ["unpaper", "-v", "--overwrite", str(src), str(dst)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        found = re.findall(r"^rotate \([^)]*\): (-?[\d.]+)", out.stdout + out.stderr, re.M)
+        return float(found[-1]) if found else 0.0
+
+
+def _ours(image: np.ndarray) -> float:
+    """Our text angle in the photo: the deskewed text direction at the page's centre, mapped back to the photo."""
+    from vision import geometry
+
+    r = correct(image, Hints(dpi=100, limits=LIMITS_2MP, despeckle=False, flatten=False))
+    if r.page_quad is None:
+        return 0.0
+    h, (w, hgt) = geometry.page_homography(np.asarray(r.page_quad), r.page_size_mm, 100)
+    t = np.radians(r.skew_deg)
+    flat = np.array([[w / 2, hgt / 2], [w / 2 + 100 * np.cos(t), hgt / 2 - 100 * np.sin(t)]])
+    (x0, y0), (x1, y1) = geometry.map_points(np.linalg.inv(h), flat)
+    return float(-np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+
+
+def peers(shots: list) -> dict:
+    have_unpaper = shutil.which("unpaper") is not None
+    runners = {"storeroom": _ours, "deskew": _peer_deskew, "jdeskew": _peer_jdeskew}
+    if have_unpaper:
+        runners["unpaper"] = _peer_unpaper
+    else:
+        print("unpaper not installed (apt-get install unpaper): left out of the comparison", file=sys.stderr)
+    flat = _flat_test_page()
+    out = {}
+    for name, run in runners.items():
+        try:
+            probe = run(flat)
+        except ImportError:
+            print(f"{name} not installed (pip install '.[bench]'): left out", file=sys.stderr)
+            continue
+        sign = 1.0 if name == "storeroom" else (-1.0 if probe < 0 else 1.0)  # ours needs a stand, not a probe
+        errors, times = {"dark": [], "light": []}, []
+        subset = shots[:N_UNPAPER] if name == "unpaper" else shots
+        for shot in subset:
+            start = time.perf_counter()
+            angle = sign * run(shot.image)
+            times.append(time.perf_counter() - start)
+            errors[shot.truth["stand"]].append(angle - _truth_angle(shot.truth))
+        out[name] = {
+            "sign_probe_deg": round(probe, 3),
+            "angle_error_deg_dark_stand": _stats(errors["dark"]),
+            "angle_error_deg_light_stand": _stats(errors["light"]),
+            "ms_per_2mp_photo": round(1000 * float(np.median(times)), 1),
+        }
+    return out
+
+
+def _page_once(jpeg: bytes, folder: Path, page: int, hints: Hints) -> dict:
+    t0 = time.perf_counter()
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    t1 = time.perf_counter()
+    result = correct(image, hints)
+    t2 = time.perf_counter()
+    meta = outputs.PageMeta("BENCH-1", page, "2026-01-01T00:00:00+08:00", "bench", hints.dpi)
+    outputs.save_page(folder, meta, result.master, result.qc)
+    t3 = time.perf_counter()
+    # The floor: the same decode, and encoding the same two files, with nothing in between.
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    outputs.write_master(folder, result.master, meta)
+    outputs.write_access(folder, result.master, meta)
+    t4 = time.perf_counter()
+    return {"decode": t1 - t0, "correct": t2 - t1, "write": t3 - t2, "whole": t3 - t0, "io_floor": t4 - t3}
+
+
+def speed() -> dict:
+    cv2.setNumThreads(1)
+    out = {}
+    for label, size in (("2mp", standsim.SIZE_2MP), ("12mp", standsim.SIZE_12MP)):
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(N_SPEED):
+                shot = standsim.simulate(20_000 + i, size=size)
+                runs.append(_page_once(shot.jpeg, Path(tmp), i + 1, Hints(dpi=300, limits=LIMITS_2MP)))
+        med = {k: round(1000 * float(np.median([r[k] for r in runs])), 1) for k in runs[0]}
+        out[label] = {
+            **{f"{k}_ms": v for k, v in med.items()},
+            "whole_over_io_floor": round(med["whole"] / med["io_floor"], 2),
+        }
+        peers_ms = {}
+        shot = standsim.simulate(20_000, size=size)
+        for name, run in (("deskew", _peer_deskew), ("jdeskew", _peer_jdeskew), ("unpaper", _peer_unpaper)):
+            if name == "unpaper" and shutil.which("unpaper") is None:
+                continue
+            try:
+                start = time.perf_counter()
+                run(shot.image)
+                peers_ms[name] = round(1000 * (time.perf_counter() - start), 1)
+            except ImportError:
+                continue
+        out[label]["peers_ms"] = peers_ms
+        if "unpaper" in peers_ms:
+            out[label]["unpaper_over_whole"] = round(peers_ms["unpaper"] / med["whole"], 1)
+    return out
+
+
+MEMORY_PROBE = """
+import pathlib, sys, tempfile
+import cv2, numpy as np
+cv2.setNumThreads(1)
+from vision import outputs
+from vision.pipeline import Hints, correct
+jpeg = pathlib.Path(sys.argv[1]).read_bytes()
+def hwm():
+    # VmHWM, not ru_maxrss: ru_maxrss carries the parent's peak across fork and exec.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+base = hwm()
+image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+r = correct(image, Hints(dpi=300))
+meta = outputs.PageMeta("M", 1, "2026-01-01T00:00:00+00:00", "bench", 300)
+with tempfile.TemporaryDirectory() as tmp:
+    outputs.save_page(pathlib.Path(tmp), meta, r.master, r.qc)
+print(base, hwm())
+"""
+
+
+def memory() -> dict:
+    """Peak resident memory of one 12 MP page (decode, correct, write) in a fresh process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = Path(tmp) / "12mp.jpg"
+        photo.write_bytes(standsim.simulate(30_000, size=standsim.SIZE_12MP).jpeg)
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(photo)], capture_output=True, text=True, check=True
+        )
+    base, peak = (int(v) for v in out.stdout.split())
+    return {
+        "peak_rss_mb": round(peak / 1024, 1),
+        "rss_after_imports_mb": round(base / 1024, 1),
+        "page_mb": round((peak - base) / 1024, 1),
+    }
+
+
+def run() -> dict:
+    shots = [standsim.simulate(40_000 + i) for i in range(N_PEERS)]
+    result = accuracy_and_qc()
+    result["peers"] = peers(shots)
+    result["speed"] = speed()
+    result["memory_12mp"] = memory()
+    result["threads"] = 1
+    result["cpu"] = _cpu()
+    return result
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,111 @@
+"""The correction pipeline against the simulated stand's ground truth (2 MP photos, to stay quick)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vision import cleanup, geometry, quality
+from vision.page import find_page
+from vision.pipeline import Hints, correct, validate
+from vision.standsim import ground_truth_corner_error, simulate
+
+# A 2 MP photo of an A4 page holds about 80 dpi: these tests check the correction, not the camera.
+HINTS = Hints(dpi=100, limits=quality.Limits(resolution_dpi=50))
+
+
+@pytest.mark.parametrize(
+    ("seed", "stand", "faults"),
+    [(1, "dark", ()), (2, "light", ()), (3, "dark", ("finger",)), (4, "light", ("finger",)), (5, "light", ())],
+)
+def test_page_corners_within_half_a_percent_of_the_diagonal(seed, stand, faults):
+    shot = simulate(seed, stand=stand, faults=faults)
+    found = find_page(shot.image)
+    assert found.quad is not None
+    assert ground_truth_corner_error(found.quad, shot.truth["page_quad"]) < 0.005
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_text_skew_is_measured_from_the_text(seed):
+    shot = simulate(seed)
+    result = correct(shot.image, HINTS)
+    assert abs(result.skew_deg - shot.truth["text_skew_deg"]) < 0.3
+    assert result.qc["checks"]["residual_skew"]["value"] < 0.3
+
+
+def test_good_shot_passes_every_check_and_the_master_is_the_page_at_the_asked_resolution():
+    result = correct(simulate(21).image, HINTS)
+    assert result.qc["ok"], result.qc
+    w_mm, h_mm = 210 + 2 * HINTS.margin_mm, 297 + 2 * HINTS.margin_mm
+    assert result.master.shape[:2] == (round(h_mm / 25.4 * 100), round(w_mm / 25.4 * 100))
+    assert len(np.unique(result.master)) > 50  # colour master, never thresholded
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [("blur", "blur"), ("overexposed", "exposure"), ("cut_off", "cut_off"), ("finger", "hand"), ("no_page", "no_page")],
+)
+def test_each_fault_fails_its_own_check(fault, check):
+    for seed in (31, 32):
+        result = correct(simulate(seed, faults=(fault,)).image, HINTS)
+        assert not result.qc["ok"]
+        verdict = result.qc["checks"][check]
+        assert not verdict["ok"] and verdict["reason"], (seed, verdict)
+
+
+def test_the_same_page_twice_is_a_duplicate_and_the_next_page_is_not():
+    first = correct(simulate(41, page_seed=7).image, HINTS)
+    again = correct(simulate(42, page_seed=7).image, Hints(**{**HINTS.__dict__, "previous_hash": first.page_hash}))
+    other = correct(simulate(43, page_seed=8).image, Hints(**{**HINTS.__dict__, "previous_hash": first.page_hash}))
+    assert not again.qc["checks"]["duplicate"]["ok"]
+    assert other.qc["checks"]["duplicate"]["ok"]
+
+
+def test_low_resolution_is_reported_against_the_archival_minimum():
+    result = correct(simulate(51).image, Hints(dpi=100))
+    verdict = result.qc["checks"]["resolution_dpi"]
+    assert verdict["limit"] == 200 and verdict["value"] < 200 and not verdict["ok"]
+
+
+def test_flatten_evens_the_light_and_keeps_ink():
+    xx = np.mgrid[0:600, 0:400][1]
+    light = 0.7 + 0.3 * xx / 400
+    page = np.full((600, 400, 3), 235.0) * light[..., None]
+    page[280:300, 50:350] *= 0.2  # a line of ink
+    flat = cleanup.flatten(page.astype(np.uint8))
+    paper = flat[50:250].astype(float)
+    assert paper.std() < 3 and abs(paper.mean() - cleanup.PAPER) < 4
+    assert flat[285:295, 60:340].mean() < 80
+
+
+def test_despeckle_removes_lone_dust_and_keeps_punctuation():
+    page = np.full((400, 600, 3), 245, np.uint8)
+    cv2.putText(page, "Service record.", (40, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 2, cv2.LINE_AA)
+    cv2.circle(page, (400, 300), 3, (50, 50, 50), -1)  # dust, far from any text
+    out, removed = cleanup.despeckle(page, dpi=300)
+    assert removed == 1
+    assert out[300, 400].min() > 200
+    assert np.array_equal(out[60:110, 30:420], page[60:110, 30:420])  # the text and its full stop untouched
+
+
+def test_bitonal_copy_is_black_and_white():
+    result = correct(simulate(61).image, Hints(dpi=100, bitonal=True, limits=HINTS.limits))
+    assert set(np.unique(result.bitonal)) <= {0, 255}
+
+
+def test_page_size_hints_and_bad_inputs_are_refused_clearly():
+    quad = np.array([[0, 0], [210, 0], [210, 297], [0, 297]], float)
+    assert geometry.page_size_mm("a4", quad, None) == (210.0, 297.0)
+    assert geometry.page_size_mm(None, quad, 1.0) == pytest.approx((210.0, 297.0))
+    assert geometry.native_dpi(quad * 300 / 25.4, (210.0, 297.0)) == pytest.approx(300)
+    with pytest.raises(ValueError, match="unknown page size"):
+        geometry.page_size_mm("A9", quad, None)
+    with pytest.raises(ValueError, match="page size hint"):
+        geometry.page_size_mm(None, quad, None)
+    with pytest.raises(ValueError, match="8-bit"):
+        validate(np.zeros((100, 100, 3), np.float32))
+    with pytest.raises(ValueError, match="too small"):
+        validate(np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="dpi"):
+        Hints(dpi=5)

@@ -1,0 +1,71 @@
+"""Text skew measured from the text itself, by projection profiles.
+
+Postl's method (W. Postl, "Detection of linear oblique structures and skew scan in digitized documents",
+ICPR 1986; also Baird, "The skew angle of printed documents", 1987): project the ink onto a line at a trial
+angle; when the angle matches the text lines, rows of text and the gaps between them separate and the
+profile's variance peaks. Instead of rotating the image per trial, the ink pixels' coordinates are sheared
+and histogrammed with `np.bincount`, which makes each trial cost one pass over the ink pixels only.
+A coarse search is followed by finer ones, and a parabola through the best three gives sub-step precision.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+WORK_WIDTH = 1200  # the flat page is measured at this width: 0.05 degrees moves its far end by 1 px
+
+
+def ink_points(gray: np.ndarray) -> np.ndarray:
+    """Coordinates (x, y) of dark ink on a grey page image, at WORK_WIDTH; blank pages give none."""
+    h, w = gray.shape
+    f = min(1.0, WORK_WIDTH / w)
+    small = cv2.resize(gray, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA) if f < 1 else gray
+    # Ink is darker than its neighbourhood; a local threshold ignores uneven light and the photo's grey blocks.
+    ink = cv2.adaptiveThreshold(small, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 25)
+    sh, sw = ink.shape
+    b = round(0.04 * min(sh, sw))  # leave out the page's edges and the stand behind them
+    ink[:b], ink[-b:], ink[:, :b], ink[:, -b:] = 0, 0, 0, 0
+    ys, xs = np.nonzero(ink)
+    return np.stack([xs, ys], 1).astype(np.float32)
+
+
+def _score(pts: np.ndarray, angle_deg: float) -> float:
+    t = math.tan(math.radians(angle_deg))
+    rows = pts[:, 1] - pts[:, 0] * t
+    rows = (rows - rows.min()).astype(np.int32)
+    profile = np.bincount(rows).astype(np.float64)
+    return float(np.square(np.diff(profile)).sum())
+
+
+def measure(gray: np.ndarray, limit_deg: float = 3.0) -> tuple[float, float]:
+    """(skew in degrees, confidence 0..1) of the text on a roughly upright page.
+
+    Positive skew means text lines rise to the right (counter-clockwise, OpenCV's convention for rotation).
+    Score here is the sum of squared differences of the profile (sharper than plain variance, Baird's energy).
+    Confidence is how much the best angle stands out; a page without text lines gives 0 and skew 0.
+    """
+    pts = ink_points(gray)
+    if len(pts) < 500:
+        return 0.0, 0.0
+    if len(pts) > 150_000:  # enough for the peak; a fixed subsample keeps the cost bounded
+        pts = pts[np.random.default_rng(0).choice(len(pts), 150_000, replace=False)]
+    centre, step, span = 0.0, 0.5, limit_deg
+    scores = []
+    for _ in range(3):
+        angles = np.arange(centre - span, centre + span + step / 2, step)
+        scores = [_score(pts, a) for a in angles]
+        i = int(np.argmax(scores))
+        centre = float(angles[i])
+        if 0 < i < len(angles) - 1:
+            s0, s1, s2 = scores[i - 1], scores[i], scores[i + 1]
+            den = s0 - 2 * s1 + s2
+            if den < 0:
+                centre += 0.5 * step * (s0 - s2) / den
+        span, step = step * 2, step / 5
+    worst, best = min(scores), max(scores)
+    confidence = 0.0 if best <= 0 else float(1 - worst / best)
+    # Image rows grow downward: lines rising to the right have negative slope in (x, y).
+    return -centre, confidence

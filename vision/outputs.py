@@ -1,0 +1,223 @@
+"""Files a dossier's pages become: a lossless master, an access JPEG, one PDF, and a manifest with hashes.
+
+Names follow the dossier code and page number (`<dossier code>/<page, 4 digits>`), as DA/T 31-2017 asks
+for file names from the archival code. The access JPEG carries its own description (EXIF and XMP), so a
+copy that leaves the system still says which dossier and page it is, when and on what it was taken. The
+manifest records every file's SHA-256: the gateway uploads idempotently by hash and an auditor can verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import cv2
+import img2pdf
+import numpy as np
+from PIL import Image
+
+DOSSIER_CODE = re.compile(r"^[\w][\w.-]{0,63}$")  # letters (any script), digits, _ . - ; no path tricks
+MASTER_FORMATS = ("png", "tiff")
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """What a page file says about itself."""
+
+    dossier: str
+    page: int
+    captured: str  # ISO 8601 with offset
+    device: str
+    dpi: float
+
+    def __post_init__(self) -> None:
+        check_dossier(self.dossier)
+        if not 1 <= self.page <= 9999:
+            raise ValueError(f"page number {self.page} outside 1..9999")
+
+
+def check_dossier(code: str) -> str:
+    if not DOSSIER_CODE.match(code or "") or ".." in code:
+        raise ValueError(f"dossier code {code!r}: use letters, digits, '_', '.', '-' (at most 64)")
+    return code
+
+
+def stem(meta: PageMeta) -> str:
+    return f"{meta.page:04d}"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _rgb(image: np.ndarray) -> Image.Image:
+    if image.ndim == 2:
+        return Image.fromarray(image)
+    return Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+def _atomic(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "png") -> Path:
+    """Lossless colour master with its resolution recorded; written to a temporary name, then renamed."""
+    if fmt not in MASTER_FORMATS:
+        raise ValueError(f"master format {fmt!r}: one of {MASTER_FORMATS}")
+    path = folder / f"{stem(meta)}.{'tif' if fmt == 'tiff' else 'png'}"
+    tmp = _atomic(path)
+    img = _rgb(image)
+    if fmt == "png":
+        img.save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
+    else:
+        img.save(tmp, format="TIFF", dpi=(meta.dpi, meta.dpi), compression="tiff_adobe_deflate")
+    os.replace(tmp, path)
+    return path
+
+
+def _exif(meta: PageMeta) -> Image.Exif:
+    exif = Image.Exif()
+    when = datetime.fromisoformat(meta.captured)
+    stamp = when.strftime("%Y:%m:%d %H:%M:%S")
+    description = json.dumps(asdict(meta), ensure_ascii=False)
+    exif[0x010D] = meta.dossier  # DocumentName
+    exif[0x010E] = description  # ImageDescription
+    exif[0x0110] = meta.device  # Model
+    exif[0x0131] = "storeroom vision"  # Software
+    exif[0x0132] = stamp  # DateTime
+    exif[0x0129] = (meta.page, 0)  # PageNumber
+    ifd = exif.get_ifd(0x8769)
+    ifd[0x9003] = stamp  # DateTimeOriginal
+    offset = when.strftime("%z")
+    if offset:
+        ifd[0x9011] = f"{offset[:3]}:{offset[3:]}"  # OffsetTimeOriginal
+    return exif
+
+
+def _xmp(meta: PageMeta) -> bytes:
+    e = {k: escape(str(v)) for k, v in asdict(meta).items()}
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        ' xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+        ' xmlns:storeroom="https://storeroom.invalid/ns/vision/1.0/">'
+        f"<dc:identifier>{e['dossier']}/{int(meta.page):04d}</dc:identifier>"
+        f"<xmp:CreateDate>{e['captured']}</xmp:CreateDate><tiff:Model>{e['device']}</tiff:Model>"
+        f"<storeroom:dossier>{e['dossier']}</storeroom:dossier><storeroom:page>{e['page']}</storeroom:page>"
+        f"<storeroom:dpi>{e['dpi']}</storeroom:dpi>"
+        '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode()
+
+
+def write_access(folder: Path, image: np.ndarray, meta: PageMeta, quality: int = 85) -> Path:
+    """Access JPEG with EXIF (ImageDescription holds the metadata as JSON) and an XMP packet."""
+    path = folder / f"{stem(meta)}.jpg"
+    tmp = _atomic(path)
+    _rgb(image).save(
+        tmp,
+        format="JPEG",
+        quality=quality,
+        dpi=(meta.dpi, meta.dpi),
+        exif=_exif(meta),
+        xmp=_xmp(meta),
+        optimize=False,
+    )
+    os.replace(tmp, path)
+    return path
+
+
+def write_bitonal(folder: Path, image: np.ndarray, meta: PageMeta) -> Path:
+    path = folder / f"{stem(meta)}.ocr.png"
+    tmp = _atomic(path)
+    Image.fromarray(image).convert("1").save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi))
+    os.replace(tmp, path)
+    return path
+
+
+def write_pdf(folder: Path, dossier: str, jpegs: list[Path]) -> Path:
+    """One PDF per dossier from the access JPEGs, embedded as they are (img2pdf does not re-encode)."""
+    path = folder / f"{dossier}.pdf"
+    tmp = _atomic(path)
+    tmp.write_bytes(img2pdf.convert([str(p) for p in jpegs]))
+    os.replace(tmp, path)
+    return path
+
+
+def load_manifest(folder: Path, dossier: str) -> dict:
+    path = folder / "manifest.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"dossier": dossier, "pages": [], "pdf": None}
+
+
+def save_manifest(folder: Path, manifest: dict) -> Path:
+    """Pages in page order; written to a temporary name then renamed, so a crash never leaves half a file."""
+    manifest["pages"].sort(key=lambda p: p["page"])
+    path = folder / "manifest.json"
+    tmp = _atomic(path)
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def file_entry(path: Path, folder: Path) -> dict:
+    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256(path), "bytes": path.stat().st_size}
+
+
+def save_page(
+    root: Path,
+    meta: PageMeta,
+    master: np.ndarray,
+    qc: dict,
+    extra: dict | None = None,
+    bitonal: np.ndarray | None = None,
+    fmt: str = "png",
+) -> dict:
+    """Write one page's files under `root/<dossier>/` and record them in the manifest; returns the paths.
+
+    Retaking a page replaces its files and its manifest entry (same number), never another page's.
+    """
+    folder = root / meta.dossier
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"master": write_master(folder, master, meta, fmt), "access": write_access(folder, master, meta)}
+    if bitonal is not None:
+        files["bitonal"] = write_bitonal(folder, bitonal, meta)
+    manifest = load_manifest(folder, meta.dossier)
+    manifest["pages"] = [p for p in manifest["pages"] if p["page"] != meta.page]
+    manifest["pages"].append(
+        {
+            "page": meta.page,
+            "captured": meta.captured,
+            "device": meta.device,
+            "dpi": meta.dpi,
+            "files": {kind: file_entry(path, folder) for kind, path in files.items()},
+            "qc": qc,
+            **(extra or {}),
+        }
+    )
+    save_manifest(folder, manifest)
+    return {kind: str(path) for kind, path in files.items()}
+
+
+def finish_dossier(root: Path, dossier: str) -> Path | None:
+    """Rebuild the dossier's PDF from its access copies in page order and record it in the manifest."""
+    folder = root / check_dossier(dossier)
+    manifest = load_manifest(folder, dossier)
+    jpegs = [folder / p["files"]["access"]["path"] for p in sorted(manifest["pages"], key=lambda p: p["page"])]
+    if not jpegs:
+        return None
+    pdf = write_pdf(folder, dossier, jpegs)
+    manifest["pdf"] = {**file_entry(pdf, folder), "pages": len(jpegs)}
+    save_manifest(folder, manifest)
+    return pdf

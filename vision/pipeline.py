@@ -1,0 +1,138 @@
+"""`correct(image, hints) -> Correction`: a stand photo in, a straight, cropped, evenly lit page out.
+
+Pure: NumPy arrays in and out, no files, no clock, so the gateway, the CLI, the tests and the benchmark all
+run the very same code. Order matters for cost: the page is found and the skew measured on small images;
+the full-size photo is resampled exactly once, straight to the target resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision import cleanup, deskew, geometry, quality
+from vision.page import find_page
+
+WORK_DPI = 120.0
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the stand knows: the page's size (a name like "A4", or (w, h) mm) or its calibration in px/mm."""
+
+    page_size: str | tuple[float, float] | None = "A4"
+    px_per_mm: float | None = None
+    dpi: float = 300.0
+    margin_mm: float = 3.0
+    flatten: bool = True
+    despeckle: bool = True
+    bitonal: bool = False
+    previous_hash: np.ndarray | None = None
+    limits: quality.Limits = field(default_factory=quality.Limits)
+
+    def __post_init__(self) -> None:
+        if not 50 <= self.dpi <= 1200:
+            raise ValueError(f"dpi {self.dpi} outside 50..1200")
+        if not 0 <= self.margin_mm <= 50:
+            raise ValueError(f"margin {self.margin_mm} mm outside 0..50")
+        if self.px_per_mm is not None and not self.px_per_mm > 0:
+            raise ValueError("px_per_mm must be positive")
+
+
+@dataclass
+class Correction:
+    """The corrected page (None when no page was found) and everything the keeper and the manifest need."""
+
+    master: np.ndarray | None
+    page_quad: list[list[float]] | None
+    skew_deg: float
+    dpi: float
+    native_dpi: float
+    page_size_mm: tuple[float, float] | None
+    qc: dict
+    page_hash: np.ndarray | None
+    specks_removed: int = 0
+    bitonal: np.ndarray | None = None
+
+
+def validate(image: object) -> np.ndarray:
+    """An 8-bit BGR image, or a clear ValueError: images come from cameras and folders we do not control."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a NumPy image, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected 8-bit pixels, got {image.dtype}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if min(image.shape[:2]) < 64:
+        raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is too small for a page photo")
+    return image
+
+
+def _summary(checks: dict) -> dict:
+    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+
+def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
+    """Find, flatten, deskew, crop and clean the page; run every quality check."""
+    hints = hints or Hints()
+    image = validate(image)
+    lim = hints.limits
+    h, w = image.shape[:2]
+    found = find_page(image)
+    if found.quad is None:
+        # Say why when the light washed the page out: the exposure of the whole frame.
+        small = cv2.resize(image, (320, max(1, round(h * 320 / w))), interpolation=cv2.INTER_NEAREST)
+        checks = {
+            "no_page": quality.no_page(False, found.area_fraction, lim.no_page),
+            "exposure": quality.exposure(small, lim.exposure),
+        }
+        return Correction(None, None, 0.0, hints.dpi, 0.0, None, _summary(checks), None)
+    quad = found.quad
+    size_mm = geometry.page_size_mm(hints.page_size, quad, hints.px_per_mm)
+    native = geometry.native_dpi(quad, size_mm)
+
+    # The flat page at a working resolution: skew and most checks are measured here.
+    hw, work_size = geometry.page_homography(quad, size_mm, WORK_DPI)
+    work = geometry.warp(image, hw, work_size)
+    work_gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+    skew, _ = deskew.measure(work_gray)
+
+    hm, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm, skew)
+    master = geometry.warp(image, hm, size)
+    if hints.flatten:
+        master = cleanup.flatten(master)
+    specks = 0
+    if hints.despeckle:
+        master, specks = cleanup.despeckle(master, hints.dpi)
+
+    f = min(1.0, deskew.WORK_WIDTH / size[0])
+    check_gray = cv2.resize(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    digest = quality.page_hash(check_gray)
+    checks = {
+        "no_page": quality.no_page(True, found.area_fraction, lim.no_page),
+        "cut_off": quality.cut_off(found.border_contact, lim.cut_off),
+        "blur": quality.blur(work_gray, lim.blur),
+        "exposure": quality.exposure(work, lim.exposure),
+        "hand": quality.hand(work, WORK_DPI, lim.hand),
+        "residual_skew": quality.residual_skew(check_gray, lim.residual_skew),
+        "resolution_dpi": quality.resolution(native, lim.resolution_dpi),
+        "duplicate": quality.duplicate(digest, hints.previous_hash, lim.duplicate),
+    }
+    return Correction(
+        master=master,
+        page_quad=[[round(float(x), 2), round(float(y), 2)] for x, y in quad],
+        skew_deg=round(float(skew), 3),
+        dpi=hints.dpi,
+        native_dpi=round(native, 1),
+        page_size_mm=size_mm,
+        qc=_summary(checks),
+        page_hash=digest,
+        specks_removed=specks,
+        bitonal=cleanup.bitonal(master) if hints.bitonal else None,
+    )

@@ -1,0 +1,108 @@
+"""Quality checks a keeper can trust: each says its value, its limit, whether it passed and why not.
+
+All checks are cheap: they run on the flat page at a low working resolution (about 120 dpi) or on the
+corners found, never on the full-size master.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision import deskew
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Where each check draws the line; values chosen on the simulated stand (bench/vision.py measures them)."""
+
+    blur: float = 60.0  # minimum variance of the Laplacian on the 120 dpi page
+    exposure: float = 0.02  # maximum share of clipped pixels on the page
+    cut_off: float = 0.01  # maximum share of the page's outline on the frame's edge
+    no_page: float = 0.08  # minimum share of the frame the page covers
+    residual_skew: float = 0.3  # maximum |degrees| of text skew left after correction
+    resolution_dpi: float = 200.0  # minimum dpi the photo really holds on the page (DA/T 31-2017: 200)
+    duplicate: float = 20.0  # minimum Hamming distance (of 255 bits) to the previous page's hash
+    hand: float = 0.002  # maximum share of the page covered by a skin-coloured blob
+
+
+def check(ok: bool, value: float, limit: float, reason: str) -> dict:
+    return {"ok": bool(ok), "value": round(float(value), 4), "limit": float(limit), "reason": "" if ok else reason}
+
+
+def blur(gray: np.ndarray, limit: float) -> dict:
+    """Variance of the Laplacian (Pech-Pacheco et al., "Diatom autofocusing in brightfield microscopy", 2000).
+
+    Measured where there is detail only (pixels near edges), so a page with little text is not called blurred
+    for being mostly blank.
+    """
+    lap = cv2.Laplacian(cv2.GaussianBlur(gray, (3, 3), 0), cv2.CV_32F)
+    detail = cv2.dilate((np.abs(lap) > 8).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    value = float(lap[detail].var()) if detail.sum() > 200 else 0.0
+    return check(value >= limit, value, limit, "blurred: hold the camera still and check focus")
+
+
+def exposure(page: np.ndarray, limit: float) -> dict:
+    """Share of page pixels clipped white (any channel >= 250) or black (all <= 5): detail lost for good."""
+    brightest = cv2.max(cv2.max(page[..., 0], page[..., 1]), page[..., 2])  # OpenCV: 30x NumPy's max(axis=2)
+    high = cv2.countNonZero(cv2.compare(brightest, 250, cv2.CMP_GE)) / brightest.size
+    low = cv2.countNonZero(cv2.compare(brightest, 5, cv2.CMP_LE)) / brightest.size
+    value = float(max(high, low))
+    reason = "over-exposed: highlights clipped" if high >= low else "under-exposed: shadows clipped"
+    return check(value <= limit, value, limit, reason)
+
+
+def cut_off(border_contact: float, limit: float) -> dict:
+    """Share of the page's outline that lies on the frame's edge: a whole page is surrounded by stand."""
+    return check(border_contact <= limit, border_contact, limit, "page cut off by the frame: centre it on the stand")
+
+
+def no_page(found: bool, area_fraction: float, limit: float) -> dict:
+    ok = found and area_fraction >= limit
+    return check(ok, area_fraction, limit, "no page found on the stand")
+
+
+def residual_skew(gray: np.ndarray, limit: float) -> dict:
+    value, _ = deskew.measure(gray)
+    return check(abs(value) <= limit, abs(value), limit, "text still skewed after correction")
+
+
+def resolution(dpi: float, limit: float) -> dict:
+    return check(dpi >= limit, dpi, limit, "resolution too low: move the camera closer or use a larger sensor")
+
+
+def page_hash(gray: np.ndarray) -> np.ndarray:
+    """Perceptual hash: signs of the low 16x16 DCT coefficients (but DC) of the page at 64x64 (Zauner 2010).
+
+    Taken from the flattened, deskewed page: uneven light would otherwise dominate the low frequencies.
+    """
+    h, w = gray.shape
+    inner = gray[h // 20 : h - h // 20, w // 20 : w - w // 20]  # the page, not the stand in its margin
+    small = cv2.resize(inner, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+    coeffs = cv2.dct(small)[:16, :16].ravel()[1:]
+    return coeffs > np.median(coeffs)
+
+
+def duplicate(current: np.ndarray, previous: np.ndarray | None, limit: float) -> dict:
+    """Hamming distance to the previous page's hash: too close means the same page was shot twice."""
+    if previous is None:
+        return check(True, 255, limit, "")
+    value = float(np.count_nonzero(np.asarray(previous, bool) != current))
+    return check(value >= limit, value, limit, "same page as the previous shot: turn the page")
+
+
+def hand(page: np.ndarray, dpi: float, limit: float) -> dict:
+    """Share of the page covered by a skin-coloured blob at least 3 mm wide (a finger, a hand).
+
+    Skin in YCrCb (Chai and Ngan, "Face segmentation using skin-color map", 1999): Cr 135..175, Cb 80..112;
+    Cb stops at 112 because a blurred red seal turns pink (Cb near 118);
+    the opening drops thin red-ish lines such as a seal's ring and the anti-aliased edges of red print.
+    """
+    ycc = cv2.cvtColor(page, cv2.COLOR_BGR2YCrCb)
+    mask = cv2.inRange(ycc, (60, 135, 80), (235, 175, 112))
+    k = max(3, round(3 / 25.4 * dpi)) | 1
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    value = float(np.count_nonzero(mask) / mask.size)
+    return check(value <= limit, value, limit, "a hand or finger covers the page")

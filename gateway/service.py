@@ -21,6 +21,9 @@ from gateway.settings import Settings
 from gateway.timesync import clock_synced
 from hardware.clock import Clock, SimClock, WallClock
 from hardware.config import SiteConfig
+from rfid.keys import RfidKeyError
+from rfid.reader import ReaderFault, TagRead
+from rfid.service import ReaderError, ReaderService, open_readers
 from sensors.climate import ClimateSample
 from storeroom import __version__
 
@@ -61,6 +64,12 @@ class GatewayService:
         )
         self._room_sent: dict[str, tuple[float, tuple[str, ...]]] = {}
         self.world = self.controller.world
+        try:
+            self.readers = open_readers(site, gateway_id)
+        except (ReaderError, RfidKeyError) as exc:  # no reader must cost the rooms their climate control
+            log.error("%s; the gateway runs without RFID readers", exc)
+            self.readers = []
+        self.reader_service = ReaderService(self.readers, self._on_reader_event)
         self.board = self.controller.board
         self.controls = self.controller.controls
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
@@ -108,6 +117,7 @@ class GatewayService:
         if self.world:
             self.world.start()
         self.link.start()
+        self.reader_service.start()
         try:
             while not stop.is_set():
                 self.controller.step()
@@ -118,6 +128,7 @@ class GatewayService:
             self.close()
 
     def close(self) -> None:
+        self.reader_service.stop()
         self.link.stop()
         if self.world:
             self.world.stop()
@@ -163,6 +174,26 @@ class GatewayService:
                 used=list(value.used),
                 mould_index=mould,
             ),
+        )
+
+    def _on_reader_event(self, event: TagRead | ReaderFault) -> None:
+        """A tag presented at a reader is a `tag_read` event; a reader that fails is an alarm until it recovers."""
+        if isinstance(event, ReaderFault):
+            self.controller.alarms.set(
+                "reader_fault",
+                not event.recovered,
+                device=event.reader,
+                severity="warning",
+                message=f"RFID reader {event.reader} at {event.location}: {event.detail}",
+                cleared_message=f"RFID reader {event.reader} reads again",
+            )
+            return
+        what = f"{event.kind} {event.code}" if event.valid else f"invalid tag ({event.reason})"
+        self.event(
+            "tag_read",
+            device=event.reader,
+            message=f"{what} at {event.location}",
+            data={k: v for k, v in event.as_dict().items() if k != "detail"} | {"detail": event.detail[:200]},
         )
 
     def event(self, kind: str, **fields: object) -> None:

@@ -278,11 +278,28 @@ class Dashboard(_Strict):
         return value
 
 
+class RfidReader(_Strict):
+    """One MFRC522 on a gateway's SPI bus: CE0 or CE1, its own reset pin, where it stands."""
+
+    id: Ident
+    gateway: Ident
+    spi_device: Literal["CE0", "CE1"] = "CE0"
+    reset_pin: BcmPin = 25
+    location: Annotated[str, Field(min_length=1, max_length=64)]
+    """What a scan here means, e.g. `east-stack/shelf-3`, `desk` or `east-stack/door`."""
+    poll_interval_s: Annotated[float, Field(ge=0.02, le=5.0)] = 0.2
+
+    @property
+    def spi_index(self) -> int:
+        return 0 if self.spi_device == "CE0" else 1
+
+
 class Rfid(_Strict):
-    """RFID tags (rfid/, docs/TAGS.md). The keys themselves live in the secrets folder, never here."""
+    """RFID tags and readers (rfid/, docs/TAGS.md). The keys themselves live in the secrets folder, never here."""
 
     key_id: Annotated[int, Field(ge=1, le=255)] = 1
     """The key new tags are signed with (`<secrets>/rfid-<key_id>.key`); raise it to rotate keys."""
+    readers: list[RfidReader] = []
 
 
 class SiteConfig(_Strict):
@@ -306,8 +323,22 @@ class SiteConfig(_Strict):
             if room.gateway not in known:
                 raise ValueError(f"rooms[{i}].gateway: {room.gateway!r} is not one of the gateways {sorted(known)}")
             _unique(f"rooms[{i}] device ids", [d.id for d in (*room.sensors, *room.relays, *room.doors)])
+        _unique("rfid.readers", [r.id for r in self.rfid.readers])
+        spi: dict[tuple[str, str], str] = {}
+        for i, reader in enumerate(self.rfid.readers):
+            if reader.gateway not in known:
+                raise ValueError(
+                    f"rfid.readers[{i}].gateway: {reader.gateway!r} is not one of the gateways {sorted(known)}"
+                )
+            if (reader.gateway, reader.spi_device) in spi:
+                raise ValueError(
+                    f"rfid.readers[{i}].spi_device: {reader.spi_device} on gateway {reader.gateway!r} "
+                    f"is already used by reader {spi[reader.gateway, reader.spi_device]!r}"
+                )
+            spi[reader.gateway, reader.spi_device] = reader.id
         for gateway in self.gateways:
-            _pins_once(gateway.id, [r for r in self.rooms if r.gateway == gateway.id], self.rooms)
+            readers = [r for r in self.rfid.readers if r.gateway == gateway.id]
+            _pins_once(gateway.id, [r for r in self.rooms if r.gateway == gateway.id], self.rooms, readers)
         return self
 
     # Convenience views used by the gateway and the dashboard.
@@ -340,9 +371,14 @@ def _unique(what: str, ids: list[str]) -> None:
         seen.add(ident)
 
 
-def _pins_once(gateway_id: str, rooms: list[Room], all_rooms: list[Room]) -> None:
+def _pins_once(gateway_id: str, rooms: list[Room], all_rooms: list[Room], readers: list[RfidReader]) -> None:
     """A GPIO pin drives one thing per gateway (each gateway is its own Pi)."""
     owner: dict[int, str] = {}
+    for r in readers:
+        where = f"rfid.readers[{r.id}].reset_pin"
+        if r.reset_pin in owner:
+            raise ValueError(f"{where}: GPIO{r.reset_pin} on gateway {gateway_id!r} is used by {owner[r.reset_pin]}")
+        owner[r.reset_pin] = where
     for room in rooms:
         i = all_rooms.index(room)
         used = [("sensors", d.id, "pin", d.pin) for d in room.sensors]

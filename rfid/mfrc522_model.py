@@ -114,6 +114,8 @@ class MFRC522Chip:
         self.dead = False
         """A chip that stopped answering (brown-out, loose cable): reads 0x00 until reset."""
         self.transceiving = False
+        self.transfers = 0
+        """SPI transfers so far (the bench counts the cost of a poll in them)."""
         self.soft_reset()
 
     def soft_reset(self) -> None:
@@ -132,6 +134,7 @@ class MFRC522Chip:
 
     def spi(self, frame: list[int]) -> list[int]:
         """One SPI transfer: [address byte, value, ...]; answers as many bytes as it was sent."""
+        self.transfers += 1
         if not frame:
             return []
         address = (frame[0] >> 1) & 0x3F

@@ -110,3 +110,19 @@ def test_an_outdoor_position_may_not_have_relays_or_doors(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"rooms\[2\].*outdoor position has sensors only"):
         load(path)
+
+
+def test_two_readers_on_one_chip_select_are_refused(tmp_path):
+    text = demo_text().replace('spi_device = "CE1"', 'spi_device = "CE0"', 1)
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rfid.readers\[1\].spi_device: CE0 on gateway 'gw-east' is already used"):
+        load(path)
+
+
+def test_a_reader_reset_pin_that_drives_something_else_is_refused(tmp_path):
+    text = demo_text().replace("reset_pin = 24", "reset_pin = 17", 1)  # the east dehumidifier's relay
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"GPIO17 on gateway 'gw-east' is already used by rfid.readers\[east-door\]"):
+        load(path)

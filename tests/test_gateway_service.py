@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -110,3 +111,26 @@ def test_a_full_tank_stops_its_unit_with_an_alarm_until_it_is_emptied(small_tank
         what="the tank alarm to clear",
     )
     wait_until(lambda: small_tank.world.dehumidifiers_running("east-stack"), what="the unit to run again")
+
+
+def test_a_tag_presented_at_a_reader_is_one_tag_read_event(tmp_path):
+    from rfid import media, tagformat
+    from rfid.cards import NtagCard
+    from rfid.keys import signing_key
+
+    site = load(write_site(tmp_path / "site", speed=50.0))
+    with running(GatewayService(site, "gw-east", password="unused", broker_port=1, clock=SimClock(50))) as east:
+        (shelf,) = [r for r in east.readers if r.config.id == "east-shelf"]
+        key_id, key = signing_key(site)
+        card = NtagCard(bytes.fromhex("04112233445566"))
+        payload = tagformat.encode("dossier", "A001-2026-00042", card.uid, key_id, key)
+        for write in media.plan(payload, card.uid, "ntag213", key):  # enrolled at the factory
+            card.pages[write.address][:] = write.data
+        shelf.field.enter(card)
+        (read,) = wait_until(lambda: queued(east, "event/tag_read"), what="the tag's event")
+        assert read["device"] == "east-shelf"
+        assert {k: read["data"][k] for k in ("valid", "kind", "code", "location")} == {
+            "valid": True, "kind": "dossier", "code": "A001-2026-00042", "location": "east-stack/shelf-1"
+        }  # fmt: skip
+        time.sleep(1)  # many polls later, still on the reader: still one event
+        assert len(queued(east, "event/tag_read")) == 1

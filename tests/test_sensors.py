@@ -31,17 +31,19 @@ def test_real_pins_off_a_pi_give_a_message_that_says_what_to_do():
 
 
 def test_a_simulated_gateway_never_imports_the_real_hardware_libraries(site):
-    # Off a Pi, RPi.GPIO installs but raises on import; a simulated gateway must not even try. Adafruit's DHT
-    # driver does run, on Blinka stand-ins that never enter sys.modules, so Blinka's own modules stay out.
-    # (spidev is not listed: gpiozero imports it itself, and it opens nothing until used.)
+    # Off a Pi, RPi.GPIO installs but raises on import; a simulated gateway must not even try. The device
+    # libraries themselves do run: Adafruit's DHT driver on Blinka stand-ins that never enter sys.modules, and
+    # the mfrc522 package on the simulation's spidev and RPi.GPIO, which are not files of any real package.
     code = (
         "import sys\n"
         "from hardware.config import load\n"
         "from gateway.service import GatewayService\n"
         f"GatewayService(load({str(site.source)!r}), 'gw-east', password='unused')\n"
-        "real = {'RPi', 'lgpio', 'board', 'digitalio', 'pulseio', 'microcontroller', 'picamera2', 'mfrc522'}\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in real))\n"
+        "real = {'RPi', 'spidev', 'lgpio', 'board', 'digitalio', 'pulseio', 'microcontroller', 'picamera2'}\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in real]\n"
+        "print(sorted(m for m in loaded if getattr(sys.modules[m], '__file__', None)))\n"
+        "print('mfrc522' in sys.modules)\n"
     )
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0, answer.stderr
-    assert answer.stdout.strip() == "[]"
+    assert answer.stdout.split() == ["[]", "True"]

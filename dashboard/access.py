@@ -45,6 +45,8 @@ RULES: dict[str, frozenset[str]] = {
     "api.commands": TECHNICAL,
     "api.history": EVERYONE,
     "api.climate_of": EVERYONE,
+    "api.scans_now": EVERYONE,
+    "scans.page": EVERYONE,
     "rooms.override": TECHNICAL,
     "stream.stream": EVERYONE,
     "alerts.acknowledge": TECHNICAL,  # refused payloads may carry anything: technical staff only

@@ -5,6 +5,7 @@
     GET /api/rooms/<room>/history?period=24h|7d|30d   temperature and humidity averaged into 360 points
     GET /api/rooms/<room>/climate?period=24h|7d|30d   preservation metrics (TWPI, EMC, dew point, mould risk)
                                                       and each dehumidifier's run time over the period
+    GET /api/scans      the latest 200 tags laid on readers, newest first, invalid ones with their reason
     GET /api/alerts     active alerts (worst first) and the latest 100 of the history
     GET /api/commands   commands sent to gateways: pending, applied or refused, with the gateway's answer
     GET /api/ingest     messages accepted, repeated, ignored, refused per reason; recent refusals
@@ -20,7 +21,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from dashboard import alerts, climate, readout
+from dashboard import alerts, climate, readout, scans
 from dashboard import commands as command_log
 from dashboard.connection import store
 from dashboard.schema import iso
@@ -76,6 +77,11 @@ def _period() -> str:
     if period not in PERIODS:
         abort(400, description=f"period must be one of {', '.join(PERIODS)}")
     return period
+
+
+@bp.get("/scans")
+def scans_now() -> Response:
+    return jsonify(now=iso(utc_now()), scans=scans.recent(store().db))
 
 
 @bp.get("/alerts")

@@ -38,6 +38,7 @@ from dashboard import (
     formatting,
     overview,
     rooms,
+    scans,
     stream,
     translations,
     vendor,
@@ -91,6 +92,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         alert_views.bp,
         admin.bp,
         audit_views.bp,
+        scans.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -38,7 +38,29 @@ LABELS: dict[str, str] = {
     "sensor_failed": _l("failed"),
     "dehumidifier": _l("Dehumidifier"),
     "door": _l("Door"),
+    "tag_dossier": _l("dossier"),
+    "tag_location": _l("location"),
+    "tag_badge": _l("badge"),
 }
+
+SCAN_REASONS: dict[str, str] = {
+    "bad_mac": _l("forged or copied from another tag"),
+    "not_a_tag": _l("not a storeroom tag (blank or foreign)"),
+    "unknown_key": _l("written with a key this site does not have"),
+    "bad_crc": _l("garbled read or damaged tag"),
+    "truncated": _l("incomplete data"),
+    "incomplete_read": _l("taken away mid-read"),
+    "collision": _l("two tags at once"),
+    "unsupported_version": _l("newer tag layout"),
+    "bad_kind": _l("unknown kind of tag"),
+    "bad_code": _l("invalid code"),
+    "bad_uid": _l("invalid UID"),
+}
+"""Why a tag was refused (rfid/tagformat.py REASONS and the reader's own), in the visitor's words."""
+
+
+def scan_reasons() -> dict[str, str]:
+    return {key: str(value) for key, value in SCAN_REASONS.items()}
 
 
 def labels() -> dict[str, str]:
@@ -98,4 +120,4 @@ def init_app(app: Flask) -> None:
     zone = app.config["SITE"].site.timezone
     app.jinja_env.filters.update(age=age_text, value=value_text, switch=switch_text, gaps=gaps_text)
     app.jinja_env.filters["local"] = lambda stored: local_time(stored, zone)
-    app.jinja_env.globals.update(labels=labels)
+    app.jinja_env.globals.update(labels=labels, scan_reasons=scan_reasons)

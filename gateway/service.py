@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 ROOM_VALUE_EVERY_S = 60.0
 """How often a room's own value is sent while the sensors it comes from stay the same."""
 MAX_OVERRIDE_MIN = 24 * 60
+
+
 """An override lasts a day at most: nobody should forget a room on manual."""
 
 
@@ -70,6 +72,13 @@ class GatewayService:
             log.error("%s; the gateway runs without RFID readers", exc)
             self.readers = []
         self.reader_service = ReaderService(self.readers, self._on_reader_event)
+        self.keeper = None
+        if simulated and self.readers and site.hardware.sim.tag_scans_per_hour > 0:
+            from rfid.keys import signing_key
+            from rfid.sim_keeper import SimulatedKeeper  # the simulated storeroom's people: never on a Pi
+
+            rate = site.hardware.sim.tag_scans_per_hour
+            self.keeper = SimulatedKeeper(self.readers, self.clock, *signing_key(site), rate, f"keeper/{gateway_id}")
         self.board = self.controller.board
         self.controls = self.controller.controls
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
@@ -118,6 +127,8 @@ class GatewayService:
             self.world.start()
         self.link.start()
         self.reader_service.start()
+        if self.keeper:
+            self.keeper.start()
         try:
             while not stop.is_set():
                 self.controller.step()
@@ -128,6 +139,8 @@ class GatewayService:
             self.close()
 
     def close(self) -> None:
+        if self.keeper:
+            self.keeper.stop()
         self.reader_service.stop()
         self.link.stop()
         if self.world:

@@ -60,6 +60,8 @@ class Simulation(_Strict):
     weather: Weather = Weather()
     door_openings_per_hour: Annotated[float, Field(ge=0)] = 2.0
     """How often the simulated people open each door; 0 keeps doors shut."""
+    tag_scans_per_hour: Annotated[float, Field(ge=0)] = 0.0
+    """How often a simulated keeper lays a dossier tag on one of the gateway's readers; 0: never."""
     tank_emptied_after_h: Annotated[float, Field(ge=0)] = 2.0
     """How long a full dehumidifier tank waits for a simulated keeper to empty it; 0: nobody comes."""
 

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from hardware.background import Background
 from hardware.clock import Clock
 from hardware.config import Relay, Room, Simulation
 from hardware.dht22_model import FAULTS, Fault
@@ -204,18 +205,21 @@ class _Room:
     open_doors: int = 0
 
 
-class World:
+class World(Background):
     """The simulated rooms of one gateway.
 
     `advance(seconds)` or `advance_to(t)` by hand (unit tests on a ManualClock), or `start()` a thread that
-    follows the clock. Everything is behind one lock, so the gateway's threads may read it at will. Door
-    callbacks of gpiozero devices run on the thread that advanced the world, with the world locked: they may
-    read the world, but must not wait for other threads that use it.
+    follows the clock (`stop()` ends it). Everything is behind one lock, so the gateway's threads may read it
+    at will. Door callbacks of gpiozero devices run on the thread that advanced the world, with the world
+    locked: they may read the world, but must not wait for other threads that use it.
     """
+
+    thread_name = "sim-world"
 
     def __init__(
         self, rooms: list[Room], sim: Simulation, clock: Clock, pins: MockFactory, *, timezone: str = "UTC"
     ) -> None:
+        super().__init__()
         self.sim = sim
         self.clock = clock
         self.pins = pins
@@ -250,8 +254,6 @@ class World:
             for door in self._rooms[room.id].doors.values():
                 self._schedule_visit(door)
         self._faults: dict[tuple[str, str], Fault] = {}
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self.drive_pins()
 
     # -- what a sensor or a person sees ------------------------------------------------------
@@ -378,21 +380,8 @@ class World:
                 if self._visit_doors():
                     self.drive_pins()
 
-    def start(self) -> None:
-        """Follow the clock in a background thread (every 0.1 s of wall time) so doors move on time."""
-        if self._thread:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._follow, name="sim-world", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
-
-    def _follow(self) -> None:
+    def _run(self) -> None:
+        """Follow the clock on the background thread (every 0.1 s of wall time) so doors move on time."""
         while not self._stop.wait(0.1):
             self.advance_to(self.clock.time())
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hardware.background import Background
 from hardware.config import RfidReader, SiteConfig
 from rfid import keys as site_keys
 from rfid.reader import Reader, ReaderFault, TagRead
@@ -81,25 +81,19 @@ def _real_reader(config: RfidReader, keys: dict[int, bytes], key_id: int) -> Rea
     return Reader(config.id, config.location, driver, gpio, config.reset_pin, keys, key_id)
 
 
-class ReaderService:
+class ReaderService(Background):
     """Polls `readers` until stopped; each event goes to `sink` (which must not block for long)."""
 
+    thread_name = "rfid-readers"
+
     def __init__(self, readers: list[OpenedReader], sink: Sink) -> None:
+        super().__init__()
         self.readers = readers
         self.sink = sink
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.readers and not self._thread:
-            self._thread = threading.Thread(target=self._run, name="rfid-readers", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-            self._thread = None
+        if self.readers:
+            super().start()
 
     def _run(self) -> None:
         due = dict.fromkeys(range(len(self.readers)), time.monotonic())

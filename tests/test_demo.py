@@ -186,6 +186,21 @@ def test_facilities_change_a_band_and_see_the_gateway_apply_it(demo, page):
     expect(page.get_by_role("button", name="发送手动控制")).to_be_visible()
 
 
+def test_a_keepers_scans_at_the_shelves_and_the_desk_appear_on_the_scans_page(demo, page):
+    login_page(page, demo.dashboard, "keeper", demo.passwords["keeper"])
+
+    def scanned() -> set[str]:
+        page.goto(demo.dashboard + "scans/")
+        rows = page.locator("table.scans tbody tr.valid").all_inner_texts()
+        return {where for where in ("east-stack/shelf-1", "east-stack/door", "desk") if any(where in r for r in rows)}
+
+    seen = wait_until(
+        lambda: (found := scanned()) >= {"desk"} and len(found) >= 2 and found, what="scans at two readers"
+    )
+    assert "desk" in seen
+    expect(page.locator("table.scans")).to_contain_text("DA-2026-")
+
+
 def test_a_keeper_is_refused_the_admin_pages(demo, page):
     login_page(page, demo.dashboard, "keeper", demo.passwords["keeper"])
     for path in ("admin/users", "audit/"):

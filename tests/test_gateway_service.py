@@ -118,7 +118,9 @@ def test_a_tag_presented_at_a_reader_is_one_tag_read_event(tmp_path):
     from rfid.cards import NtagCard
     from rfid.keys import signing_key
 
-    site = load(write_site(tmp_path / "site", speed=50.0))
+    path = write_site(tmp_path / "site", speed=50.0)
+    path.write_text(path.read_text().replace("tag_scans_per_hour = 20.0", "tag_scans_per_hour = 0.0"))
+    site = load(path)  # no simulated keeper: the test lays the only tag
     with running(GatewayService(site, "gw-east", password="unused", broker_port=1, clock=SimClock(50))) as east:
         (shelf,) = [r for r in east.readers if r.config.id == "east-shelf"]
         key_id, key = signing_key(site)
@@ -134,3 +136,12 @@ def test_a_tag_presented_at_a_reader_is_one_tag_read_event(tmp_path):
         }  # fmt: skip
         time.sleep(1)  # many polls later, still on the reader: still one event
         assert len(queued(east, "event/tag_read")) == 1
+
+
+def test_the_simulated_keeper_lays_dossier_tags_on_the_readers(tmp_path):
+    site = load(write_site(tmp_path / "site", speed=600.0))
+    with running(GatewayService(site, "gw-east", password="unused", broker_port=1, clock=SimClock(600))) as east:
+        reads = wait_until(lambda: queued(east, "event/tag_read")[3:], timeout=60, what="a few scans")
+    valid = [r["data"] for r in reads if r["data"]["valid"]]
+    assert valid and all(r["kind"] == "dossier" and r["code"].startswith("DA-2026-") for r in valid)
+    assert {r["data"]["reader"] for r in reads} <= {"east-shelf", "east-door"}

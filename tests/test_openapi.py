@@ -49,6 +49,12 @@ def app(site):
             id="q", seq=2, ts=now, kind="relay", room="east-stack", device="dehum-1", data={"on": True}
         )
         store.ingest(EAST.event("relay"), relay.to_json())
+        scan = protocol.Event(
+            id="t", seq=5, ts=now, kind="tag_read", device="east-shelf",
+            data={"reader": "east-shelf", "location": "east-stack/shelf-1", "uid": "04A1B2C3", "valid": False,
+                  "kind": None, "code": None, "reason": "bad_mac", "detail": "copied"},
+        )  # fmt: skip
+        store.ingest(EAST.event("tag_read"), scan.to_json())
         error = protocol.Event(
             id="e", seq=4, ts=now, kind="device_error", severity="warning", room="east-stack", device="dht-1"
         )
@@ -95,6 +101,7 @@ def test_every_api_route_is_documented_and_every_documented_path_exists(app):
         ("/api/rooms", "/api/rooms"),
         ("/api/rooms/{room_id}/history", "/api/rooms/east-stack/history?period=7d"),
         ("/api/rooms/{room_id}/climate", "/api/rooms/east-stack/climate?period=30d"),
+        ("/api/scans", "/api/scans"),
         ("/api/gateways", "/api/gateways"),
         ("/api/alerts", "/api/alerts"),
         ("/api/commands", "/api/commands"),

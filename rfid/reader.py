@@ -153,7 +153,7 @@ class Reader:
         if uid is None:
             return []
         try:
-            data = self._read_payload(uid, sak)
+            data = self.read_payload(uid, sak)
         except (FrameError, _NoAnswer) as exc:
             self._count("incomplete_reads")
             return [TagRead(self.name, self.location, uid.hex().upper(), False, reason="incomplete_read",
@@ -203,7 +203,7 @@ class Reader:
 
     # -- reading the payload ----------------------------------------------------------------------
 
-    def _read_payload(self, uid: bytes, sak: int) -> bytes:
+    def read_payload(self, uid: bytes, sak: int) -> bytes:
         size = tagformat.MAX_PAYLOAD_BYTES
         if len(uid) == 4:  # MIFARE Classic: authenticate for sector 1, then its three data blocks
             self._authenticate(uid)

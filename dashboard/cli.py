@@ -172,6 +172,46 @@ def user_token(name: str, config_path: str) -> None:
     click.echo(tokens[0])
 
 
+@dashboard.group()
+def register() -> None:
+    """The dossier register (code, name, unit and catalogue fields), imported from CSV."""
+
+
+@register.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--dry-run", is_flag=True, help="Check the file and report, without changing the register.")
+@config_option
+def register_import(csv_file: str, dry_run: bool, config_path: str) -> None:
+    """Add and update dossiers from CSV_FILE (UTF-8 or GB18030; columns code/档号, name/姓名, unit/单位, ...).
+
+    Rows that cannot be imported are listed with their line and reason; the others are imported.
+
+    Example: storeroom dashboard register import register.csv --config hardware/configs/demo.toml
+    """
+    from pathlib import Path
+
+    from dashboard.audit import record
+    from dashboard.register import RegisterError, import_csv
+
+    conn = _people(config_path)
+    try:
+        report = import_csv(conn, Path(csv_file).read_bytes(), Path(csv_file).name, dry_run=dry_run)
+    except RegisterError as exc:
+        click.echo(f"{csv_file}: {exc}", err=True)
+        raise SystemExit(2) from None
+    if not dry_run:
+        counts = {k: v for k, v in report.as_dict().items() if k != "refused"} | {"refused": len(report.refused)}
+        record(conn, actor=_cli_actor(), action="register_import", obj=Path(csv_file).name, detail=counts)
+    conn.close()
+    for row in report.refused:
+        click.echo(f"line {row['line']}: {row['reason']}", err=True)
+    verb = "would add" if dry_run else "added"
+    click.echo(
+        f"{verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"refused {len(report.refused)} ({report.encoding})"
+    )
+
+
 @click.group()
 def audit() -> None:
     """The dashboard's tamper-evident audit trail."""

@@ -283,6 +283,21 @@ MIGRATIONS: list[Migration] = [
             "ALTER TABLE rooms ADD COLUMN mould_index REAL",
         ],
     ),
+    (
+        8,
+        "the dossier register: one row per dossier code (the code on its tag), with its catalogue fields",
+        [
+            """CREATE TABLE dossiers (
+                code TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                unit TEXT NOT NULL,
+                fields TEXT NOT NULL DEFAULT '{}',
+                imported TEXT NOT NULL,
+                source TEXT NOT NULL
+            )""",
+            "CREATE INDEX dossiers_by_unit ON dossiers (unit)",
+        ],
+    ),
 ]
 
 

@@ -199,6 +199,7 @@ def test_a_keepers_scans_at_the_shelves_and_the_desk_appear_on_the_scans_page(de
     )
     assert "desk" in seen
     expect(page.locator("table.scans")).to_contain_text("DA-2026-")
+    assert page.locator("table.scans tr.unknown").count() == 0  # the demo's register knows its dossiers
 
 
 def test_a_keeper_is_refused_the_admin_pages(demo, page):

@@ -10,7 +10,8 @@ answer is a timer interrupt; two answers are a collision (CollErr, and CollReg's
 `install()` puts the stand-in modules in sys.modules before the package is imported, as the simulation
 backend does once (the gateway never asks which bus it got). Faults for tests and the simulated world:
 a card leaving the field after a number of frames (removal mid-read), noise garbling the next frames
-(a parity error), a chip that stops answering (every register reads 0x00) until its reset pin is pulsed.
+(a parity error), SPI transfers failing with an I/O error, a chip that stops answering (every register
+reads 0x00) until its reset pin is pulsed.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ class MFRC522Chip:
         self.transceiving = False
         self.transfers = 0
         """SPI transfers so far (the bench counts the cost of a poll in them)."""
+        self.spi_errors = 0
+        """The next this many transfers fail with an I/O error (a loose cable, electrical noise)."""
         self.soft_reset()
 
     def soft_reset(self) -> None:
@@ -135,6 +138,9 @@ class MFRC522Chip:
     def spi(self, frame: list[int]) -> list[int]:
         """One SPI transfer: [address byte, value, ...]; answers as many bytes as it was sent."""
         self.transfers += 1
+        if self.spi_errors > 0:
+            self.spi_errors -= 1
+            raise OSError(5, "Input/output error")  # what spidev raises when the bus transfer fails
         if not frame:
             return []
         address = (frame[0] >> 1) & 0x3F

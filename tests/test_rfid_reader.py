@@ -200,3 +200,15 @@ def test_two_readers_on_ce0_and_ce1_see_their_own_fields(desk):
     assert reads(reader.poll()) == []
     (event,) = reads(door.poll())
     assert (event.reader, event.location, event.code) == ("door", "door-east", "A001")
+
+
+def test_an_spi_error_is_a_fault_event_and_the_reader_goes_on(desk):
+    reader, field, chip = desk
+    card = enrolled(reader, field, ClassicCard(CLASSIC_UID), "A001")
+    chip.spi_errors = 1
+    (fault,) = [e for e in reader.poll() if isinstance(e, ReaderFault)]
+    assert "SPI error: [Errno 5] Input/output error" in fault.detail and not fault.recovered
+    field.enter(card)
+    events = reader.poll()
+    assert [e.recovered for e in events if isinstance(e, ReaderFault)] == [True]
+    assert [e.code for e in reads(events)] == ["A001"]

@@ -42,12 +42,21 @@ class WebServer:
     def start(self) -> WebServer:
         self._sockets = {}
         self._server = create_server(self.app, map=self._sockets, host="127.0.0.1", port=self.port, threads=2)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         return self
 
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # its sockets closed under its select(), as `stop` does on purpose
+            if not self._stopping:
+                raise
+
     def stop(self) -> None:
         assert self._server is not None and self._thread is not None
+        self._stopping = True
         self._server.task_dispatcher.shutdown()
         # The listener and the open keep-alive connections, as when the server process dies.
         for channel in list(self._sockets.values()):

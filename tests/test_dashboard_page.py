@@ -38,6 +38,7 @@ class WebServer:
         self._server = None
         self._sockets: dict = {}  # waitress's socket map: the listener and every open connection
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def start(self) -> WebServer:
         self._sockets = {}

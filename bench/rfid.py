@@ -38,7 +38,7 @@ def _card(key_id: int, key: bytes, n: int) -> ClassicCard:
     card = ClassicCard(n.to_bytes(4, "big"))
     payload = tagformat.encode("dossier", f"WS-2024-{n:06d}", card.uid, key_id, key)
     for write in media.plan(payload, card.uid, "classic1k", key):
-        card.memory[write.address][:] = write.data
+        card.store(write.address, write.data)
     return card
 
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from dashboard.schema import iso
+from hardware import spreadsheet
 from rfid.tagformat import TagError, check_code
 
 COLUMNS = {"code": ("code", "档号", "编号"), "name": ("name", "姓名"), "unit": ("unit", "单位", "所在单位")}
-ENCODINGS = ("utf-8-sig", "gb18030")
 
 
 class RegisterError(ValueError):
@@ -45,15 +45,6 @@ class ImportReport:
         }
 
 
-def decode(raw: bytes) -> tuple[str, str]:
-    for encoding in ENCODINGS:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise RegisterError("the file is neither UTF-8 nor GB18030 text")
-
-
 def _columns(header: list[str]) -> dict[str, str]:
     found = {}
     for key, names in COLUMNS.items():
@@ -66,7 +57,10 @@ def _columns(header: list[str]) -> dict[str, str]:
 
 def import_csv(conn: sqlite3.Connection, raw: bytes, source: str, *, dry_run: bool = False) -> ImportReport:
     """Add and update the dossiers of a register CSV; every refused row is in the report with its reason."""
-    text, encoding = decode(raw)
+    try:
+        text, encoding = spreadsheet.decode(raw)
+    except ValueError as exc:
+        raise RegisterError(str(exc)) from None
     reader = csv.DictReader(io.StringIO(text))
     columns = _columns(list(reader.fieldnames or []))
     report = ImportReport(encoding=encoding)

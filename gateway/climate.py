@@ -63,7 +63,6 @@ class RoomControl:
         self.value = RoomClimate(None, None, ())
         self.hygrostat = Hygrostat(room.climate, [r.id for r in room.relays], now)
         self.watch = ClimateWatch(room.id, room.climate, alarms)
-        self.last_decision: Decision | None = None
 
     def update(self, now: float, sensor_id: str | None = None, sample: ClimateSample | None = None) -> None:
         """Take a new sample (if any) and decide again: relays, then alarms."""
@@ -74,7 +73,6 @@ class RoomControl:
             return  # outside air is measured, not controlled, and pages nobody
         tanks = {r.id: self.tank_full(r.id) for r in self.room.relays}
         decision = self.hygrostat.step(now, self.value.humidity_rh, tanks)
-        self.last_decision = decision
         for relay in self.room.relays:
             self._apply(relay, decision)
         self._alarms(decision)

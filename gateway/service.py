@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 ROOM_VALUE_EVERY_S = 60.0
 """How often a room's own value is sent while the sensors it comes from stay the same."""
 MAX_OVERRIDE_MIN = 24 * 60
-
-
 """An override lasts a day at most: nobody should forget a room on manual."""
 
 
@@ -222,11 +220,14 @@ class GatewayService:
 
     # -- sessions and commands ----------------------------------------------------------------
 
+    def _not_here(self, room: object) -> str:
+        return f"room {room!r} is not on this gateway ({', '.join(self.controls)})"
+
     def _set_band(self, args: dict[str, object]) -> tuple[bool, str]:
         """`set_band` {room, low, high}: a room's humidity target band, applied at once and kept."""
         room, low, high = args.get("room"), args.get("low"), args.get("high")
         if room not in self.controls:
-            return False, f"room {room!r} is not on this gateway ({', '.join(self.controls)})"
+            return False, self._not_here(room)
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
             return False, "low and high must be numbers (% RH)"
         try:
@@ -248,7 +249,7 @@ class GatewayService:
         """
         room, mode, minutes = args.get("room"), args.get("mode"), args.get("minutes", 60)
         if room not in self.controls:
-            return False, f"room {room!r} is not on this gateway ({', '.join(self.controls)})"
+            return False, self._not_here(room)
         if mode not in ("on", "off", "auto"):
             return False, f"mode must be on, off or auto, not {mode!r}"
         if mode != "auto" and not (

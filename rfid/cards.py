@@ -9,6 +9,7 @@ successful authentication the frames are plain, as the MFRC522 hands them over o
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 REQA, WUPA = 0x26, 0x52
@@ -127,6 +128,10 @@ class Card:
         """The card left the field (or the field went off): it forgets everything but its memory."""
         self.state, self.level = "idle", 0
 
+    def store(self, address: int, data: bytes) -> None:
+        """Put `data` at a block or page directly, as a tag printer at the factory does (no access checks)."""
+        raise NotImplementedError
+
 
 def _with_crc(data: bytes) -> Answer:
     return Answer(data + crc_a(data))
@@ -153,6 +158,9 @@ class ClassicCard(Card):
 
     def sak(self, level: int) -> int:
         return 0x08
+
+    def store(self, address: int, data: bytes) -> None:
+        self.memory[address][:] = data
 
     def reset(self) -> None:
         super().reset()
@@ -243,6 +251,9 @@ class NtagCard(Card):
     def sak(self, level: int) -> int:
         return 0x04 if level == 0 else 0x00
 
+    def store(self, address: int, data: bytes) -> None:
+        self.pages[address][:] = data
+
     def reset(self) -> None:
         super().reset()
         self.password_ok = False
@@ -271,3 +282,10 @@ class NtagCard(Card):
         if command[0] == GET_VERSION and len(command) == 1:
             return _with_crc(bytes([0x00, 0x04, 0x04, 0x02, 0x01, 0x00, NTAG_VERSION[self.kind], 0x03]))
         return Answer(bytes([NAK]), 4)
+
+
+def blank_card(rng: random.Random, *, ntag: bool) -> Card:
+    """A new card with a random UID: an NTAG213 (7 bytes, NXP's 0x04 first) or a MIFARE Classic 1K (4 bytes)."""
+    if ntag:
+        return NtagCard(bytes([0x04, *(rng.randrange(256) for _ in range(6))]))
+    return ClassicCard(bytes(rng.randrange(256) for _ in range(4)))

@@ -19,13 +19,18 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from hardware import spreadsheet
 from hardware.config import DEMO_CONFIG
 from hardware.config_cli import load_or_exit
 from rfid import keys, media, tagformat
+
+if TYPE_CHECKING:
+    from hardware.config import SiteConfig
+    from rfid.service import OpenedReader
 
 
 def fail(message: str) -> NoReturn:
@@ -110,7 +115,7 @@ def decode(data_hex: str, uid_hex: str, config_path: Path) -> None:
 WAIT_STEP_S = 0.2
 
 
-def _open_reader(site, reader_id: str | None):
+def _open_reader(site: SiteConfig, reader_id: str | None) -> OpenedReader:
     from rfid.service import ReaderError, open_readers
 
     configs = site.rfid.readers
@@ -125,19 +130,17 @@ def _open_reader(site, reader_id: str | None):
         fail(str(exc))
 
 
-def _lay_blank(opened, rng: random.Random) -> None:
+def _lay_blank(opened: OpenedReader, rng: random.Random) -> None:
     """On the simulated board nobody can lay a tag on the reader: the command lays a blank one itself."""
-    from rfid.cards import ClassicCard, NtagCard
+    from rfid.cards import blank_card
 
+    assert opened.field is not None
     for card in list(opened.field.cards):
         opened.field.leave(card)
-    if rng.random() < 0.5:
-        opened.field.enter(ClassicCard(bytes(rng.randrange(256) for _ in range(4))))
-    else:
-        opened.field.enter(NtagCard(bytes([0x04, *(rng.randrange(256) for _ in range(6))])))
+    opened.field.enter(blank_card(rng, ntag=rng.random() < 0.5))
 
 
-def _wait_for_tag(opened, wait_s: float) -> bool:
+def _wait_for_tag(opened: OpenedReader, wait_s: float) -> bool:
     end = time.monotonic() + wait_s
     while time.monotonic() < end:
         uid, _ = opened.reader.select()
@@ -151,15 +154,10 @@ def _wait_for_tag(opened, wait_s: float) -> bool:
 def _read_rows(path: Path) -> list[tuple[int, str, str]]:
     """(line, code, kind) of a CSV with a `code` column and an optional `kind`; UTF-8 (with or without BOM)
     or GB18030, as registers come out of Chinese spreadsheets."""
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        fail(f"{path}: neither UTF-8 nor GB18030 text")
+    try:
+        text, _ = spreadsheet.decode(path.read_bytes())
+    except ValueError as exc:
+        fail(f"{path}: {exc}")
     reader = csv.DictReader(io.StringIO(text))
     if "code" not in (reader.fieldnames or []):
         fail(f"{path}: the CSV needs a `code` column (has {', '.join(reader.fieldnames or [])})")

@@ -12,7 +12,7 @@ import random
 from hardware.background import Background
 from hardware.clock import Clock
 from rfid import media, tagformat
-from rfid.cards import Card, ClassicCard, NtagCard
+from rfid.cards import Card, ClassicCard, NtagCard, blank_card
 from rfid.service import OpenedReader
 
 DOSSIERS = 40
@@ -26,33 +26,24 @@ def dossier_code(n: int) -> str:
 
 def enrolled_card(n: int, key_id: int, key: bytes) -> Card:
     """Dossier n's tag: a Classic 1K for even n, an NTAG213 for odd, written with the site's key."""
-    rng = random.Random(f"tag/{n}")
-    card: Card
-    if n % 2 == 0:
-        card = ClassicCard(bytes(rng.randrange(256) for _ in range(4)))
-    else:
-        card = NtagCard(bytes([0x04, *(rng.randrange(256) for _ in range(6))]))
+    card = blank_card(random.Random(f"tag/{n}"), ntag=n % 2 == 1)
     payload = tagformat.encode("dossier", dossier_code(n), card.uid, key_id, key)
     for write in media.plan(payload, card.uid, media.media_for(card.uid), key):
-        if isinstance(card, ClassicCard):
-            card.memory[write.address][:] = write.data
-        else:
-            card.pages[write.address][:] = write.data
+        card.store(write.address, write.data)
     return card
 
 
 def forged_copy(card: Card, rng: random.Random) -> Card:
     """The data of a genuine tag copied onto a blank card of the same type (another UID)."""
     if isinstance(card, ClassicCard):
-        copy = ClassicCard(bytes(rng.randrange(256) for _ in range(4)))
-        for block in media.CLASSIC_BLOCKS:
-            copy.memory[block][:] = card.memory[block]
-        copy.memory[media.CLASSIC_TRAILER][:] = card.memory[media.CLASSIC_TRAILER]
+        copy = blank_card(rng, ntag=False)
+        for block in (*media.CLASSIC_BLOCKS, media.CLASSIC_TRAILER):
+            copy.store(block, bytes(card.memory[block]))
         return copy
     assert isinstance(card, NtagCard)
-    copy = NtagCard(bytes([0x04, *(rng.randrange(256) for _ in range(6))]))
+    copy = blank_card(rng, ntag=True)
     for page in range(media.NTAG_FIRST_PAGE, media.NTAG_FIRST_PAGE + 12):
-        copy.pages[page][:] = card.pages[page]
+        copy.store(page, bytes(card.pages[page]))
     return copy
 
 

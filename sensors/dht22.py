@@ -27,6 +27,8 @@ class DHT22Probe:
         self.clock = clock
         self._before_read = before_read
         self._last_attempt: float | None = None
+        self.model: Any = None
+        """The modelled sensor behind a simulated probe (tests compare what it sent with what was decoded)."""
 
     def measure(self) -> tuple[float, float]:
         """(°C, % RH) as the sensor sent them, or ProbeError with the driver's reason."""
@@ -80,5 +82,5 @@ def open_simulated(sensor: Sensor, world: Any, room_id: str, clock: Clock, rng: 
     adafruit_dht = load_adafruit_dht(time)
     driver = adafruit_dht.DHT22(SimPin(model, time, f"D{sensor.pin}"), use_pulseio=sensor.decode == "pulseio")
     probe = DHT22Probe(sensor, driver, clock, before_read=time.sync)
-    probe.model = model  # type: ignore[attr-defined]  # tests compare what was sent with what was decoded
+    probe.model = model
     return probe

@@ -127,7 +127,7 @@ def test_a_tag_presented_at_a_reader_is_one_tag_read_event(tmp_path):
         card = NtagCard(bytes.fromhex("04112233445566"))
         payload = tagformat.encode("dossier", "A001-2026-00042", card.uid, key_id, key)
         for write in media.plan(payload, card.uid, "ntag213", key):  # enrolled at the factory
-            card.pages[write.address][:] = write.data
+            card.store(write.address, write.data)
         shelf.field.enter(card)
         (read,) = wait_until(lambda: queued(east, "event/tag_read"), what="the tag's event")
         assert read["device"] == "east-shelf"

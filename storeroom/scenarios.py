@@ -139,10 +139,9 @@ class _Recorder:
         self.clock = clock
         self.start = start
         self.events: list[dict[str, Any]] = []
-        self.readings = 0
 
     def reading(self, room: str, sensor: str, sample: Any) -> None:
-        self.readings += 1
+        """Readings are not part of the report: its series is the rooms' true climate, from the world."""
 
     def event(self, kind: str, **fields: Any) -> None:
         self.events.append({"t_s": round(self.clock.time() - self.start, 1), "kind": kind, **fields})
@@ -183,18 +182,10 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
                     band = controllers[room.gateway].controls[room_id].hygrostat.band
                     in_band[room_id] += band[0] <= humidity <= band[1]
                     if now >= next_series:
-                        series[room_id].append(
-                            {
-                                "t_s": round(now - start, 1),
-                                "temperature_c": round(temperature, 2),
-                                "rh_pct": round(humidity, 2),
-                            }
-                        )
+                        series[room_id].append(_point(now - start, temperature, humidity))
                 next_band += BAND_EVERY_S
                 if now >= next_series:
-                    temperature, humidity = weather.outside(now)
-                    outside.append({"t_s": round(now - start, 1), "temperature_c": round(temperature, 2),
-                                    "rh_pct": round(humidity, 2)})  # fmt: skip
+                    outside.append(_point(now - start, *weather.outside(now)))
                     next_series += SERIES_EVERY_S
             if now >= end:
                 break
@@ -213,7 +204,6 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
         room_id: _room_report(
             room,
             [e for e in recorders[room.gateway].events if e.get("room") == room_id],
-            hours,
             in_band[room_id] / max(band_checks, 1),
             series[room_id],
         )
@@ -230,7 +220,11 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
     }
 
 
-def _room_report(room: Any, events: list[dict[str, Any]], hours: float, share: float, series: list) -> dict[str, Any]:
+def _point(t_s: float, temperature_c: float, rh_pct: float) -> dict[str, float]:
+    return {"t_s": round(t_s, 1), "temperature_c": round(temperature_c, 2), "rh_pct": round(rh_pct, 2)}
+
+
+def _room_report(room: Any, events: list[dict[str, Any]], share: float, series: list) -> dict[str, Any]:
     transitions = [
         {"t_s": e["t_s"], "unit": e["device"], "on": e["data"]["on"], "reason": e["data"].get("reason")}
         for e in events

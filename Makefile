@@ -53,7 +53,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dashboard,vision,dev]'
+	$(PY) -m pip install -q -e '.[dashboard,station,vision,dev]'
 	touch $@
 
 clean:

@@ -10,27 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask, current_app
 from flask_babel import Babel, get_locale
 
 from dashboard.connection import people
 from dashboard.users import LANGUAGES, Users
+from storeroom.catalogues import compile_catalogues
 
 FOLDER = Path(__file__).parent / "translations"
-
-
-def compile_catalogues(folder: Path = FOLDER) -> None:
-    for po in folder.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            with po.open("rb") as source:
-                catalogue = read_po(source)
-            temporary = mo.with_suffix(".tmp")
-            with temporary.open("wb") as out:
-                write_mo(out, catalogue)
-            temporary.replace(mo)  # another process starting at the same time never reads half a file
 
 
 def _locale() -> str:
@@ -45,7 +32,7 @@ def _locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    compile_catalogues()
+    compile_catalogues(FOLDER)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(FOLDER)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SITE"].site.timezone

@@ -21,12 +21,12 @@ def _gateway_id(site: SiteConfig, chosen: str | None) -> str:
     return chosen
 
 
-def _host_port(value: str | None) -> tuple[str | None, int | None]:
+def _host_port(value: str | None, option: str = "--broker") -> tuple[str | None, int | None]:
     if value is None:
         return None, None
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint="--broker")
+        raise click.BadParameter(f"{value!r} is not HOST:PORT", param_hint=option)
     return host, int(port)
 
 
@@ -45,8 +45,11 @@ def gateway() -> None:
 @config_option
 @gateway_option
 @click.option("--broker", help="Override the config's broker as HOST:PORT.")
+@click.option("--station-listen", help="Override where the copy stand's station page listens, as HOST:PORT.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every connection and command.")
-def run(config_path: str, gateway_id: str | None, broker: str | None, verbose: bool) -> None:
+def run(
+    config_path: str, gateway_id: str | None, broker: str | None, station_listen: str | None, verbose: bool
+) -> None:
     """Run a gateway until SIGTERM or Ctrl-C: sample sensors, control the climate, publish everything.
 
     Example: storeroom gateway run --config hardware/configs/demo.toml --gateway gw-east
@@ -66,9 +69,15 @@ def run(config_path: str, gateway_id: str | None, broker: str | None, verbose: b
     except BrokerError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(2) from None
-    service = GatewayService(site, gid, password=password, broker_host=host, broker_port=port)
+    if station_listen is not None:
+        _host_port(station_listen, "--station-listen")
+    service = GatewayService(
+        site, gid, password=password, broker_host=host, broker_port=port, station_listen=station_listen
+    )
     stop = StopSignals().event
     click.echo(f"gateway {gid}: running (outbox {service.outbox.path}); Ctrl-C stops it", err=True)
+    for url in service.stands.station_urls():
+        click.echo(f"gateway {gid}: copy stand station page at {url}", err=True)
     service.run(stop)
     click.echo(f"gateway {gid}: stopped", err=True)
 

@@ -54,6 +54,8 @@ class Controller:
             factory, self.world = simulated_site(site, gateway_id, clock)
         else:
             factory = pin_factory(site.hardware)
+        self.pins = factory
+        """Where every GPIO device of this gateway gets its pins (mock pins in the simulation)."""
         self.board = Board(self.rooms, factory)
         rng = random.Random(f"{site.hardware.sim.seed}/{gateway_id}")
         self.samplers: dict[tuple[str, str], Sampler] = {

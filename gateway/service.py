@@ -18,6 +18,7 @@ from gateway.controller import Controller
 from gateway.link import Link
 from gateway.outbox import Outbox
 from gateway.settings import Settings
+from gateway.stands import Stands
 from gateway.timesync import clock_synced
 from hardware.clock import Clock, SimClock, WallClock
 from hardware.config import SiteConfig
@@ -47,6 +48,7 @@ class GatewayService:
         broker_host: str | None = None,
         broker_port: int | None = None,
         clock: Clock | None = None,
+        station_listen: str | None = None,
     ) -> None:
         self.site = site
         self.gateway = site.gateway(gateway_id)
@@ -70,13 +72,17 @@ class GatewayService:
             log.error("%s; the gateway runs without RFID readers", exc)
             self.readers = []
         self.reader_service = ReaderService(self.readers, self._on_reader_event)
+        self.stands = Stands(
+            site, gateway_id, self.clock, self.controller.pins, self.readers, self.event, station_listen=station_listen
+        )
         self.keeper = None
-        if simulated and self.readers and site.hardware.sim.tag_scans_per_hour > 0:
+        shelf_readers = [r for r in self.readers if r.config.id not in self.stands.readers]
+        if simulated and shelf_readers and site.hardware.sim.tag_scans_per_hour > 0:
             from rfid.keys import signing_key
             from rfid.sim_keeper import SimulatedKeeper  # the simulated storeroom's people: never on a Pi
 
             rate = site.hardware.sim.tag_scans_per_hour
-            self.keeper = SimulatedKeeper(self.readers, self.clock, *signing_key(site), rate, f"keeper/{gateway_id}")
+            self.keeper = SimulatedKeeper(shelf_readers, self.clock, *signing_key(site), rate, f"keeper/{gateway_id}")
         self.board = self.controller.board
         self.controls = self.controller.controls
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
@@ -125,6 +131,7 @@ class GatewayService:
             self.world.start()
         self.link.start()
         self.reader_service.start()
+        self.stands.start()
         if self.keeper:
             self.keeper.start()
         try:
@@ -139,6 +146,7 @@ class GatewayService:
     def close(self) -> None:
         if self.keeper:
             self.keeper.stop()
+        self.stands.stop()
         self.reader_service.stop()
         self.link.stop()
         if self.world:
@@ -199,6 +207,7 @@ class GatewayService:
                 cleared_message=f"RFID reader {event.reader} reads again",
             )
             return
+        self.stands.on_tag(event)
         what = f"{event.kind} {event.code}" if event.valid else f"invalid tag ({event.reason})"
         self.event(
             "tag_read",

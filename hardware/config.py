@@ -15,13 +15,23 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 """Ids become MQTT topic levels and broker usernames: lower case, digits, '-' and '_' only."""
 
 BcmPin = Annotated[int, Field(ge=0, le=27)]
 """A Broadcom GPIO number on the 40-pin header."""
+
+
+def _host_port(value: str) -> str:
+    if not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", value):
+        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+"""Where a web server listens, HOST:PORT."""
 
 DEMO_CONFIG = Path(__file__).with_name("configs") / "demo.toml"
 """The demo site, the default of every command that takes `--config`."""
@@ -62,6 +72,8 @@ class Simulation(_Strict):
     """How often the simulated people open each door; 0 keeps doors shut."""
     tag_scans_per_hour: Annotated[float, Field(ge=0)] = 0.0
     """How often a simulated keeper lays a dossier tag on one of the gateway's readers; 0: never."""
+    stand_sessions_per_hour: Annotated[float, Field(ge=0)] = 0.0
+    """How often a simulated keeper digitizes a dossier at each copy stand; 0: never."""
     tank_emptied_after_h: Annotated[float, Field(ge=0)] = 2.0
     """How long a full dehumidifier tank waits for a simulated keeper to empty it; 0: nobody comes."""
 
@@ -260,7 +272,7 @@ class Gateway(_Strict):
 
 
 class Dashboard(_Strict):
-    listen: str = "127.0.0.1:8080"
+    listen: HostPort = "127.0.0.1:8080"
     database: FilePath | None = None
     """Defaults to `<storage.dir>/dashboard.db`."""
     stale_after_s: Annotated[float, Field(gt=0)] = 120.0
@@ -271,13 +283,6 @@ class Dashboard(_Strict):
     """The pages' language for users who have not chosen their own."""
     secure_cookies: bool = False
     """Send the session cookie over HTTPS only; set true wherever the dashboard is served over HTTPS."""
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        if not re.fullmatch(r"[\w.:\[\]-]+:\d{1,5}", value):
-            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
-        return value
 
 
 class RfidReader(_Strict):
@@ -304,6 +309,88 @@ class Rfid(_Strict):
     readers: list[RfidReader] = []
 
 
+# -- copy stands (vision/, gateway/copystand.py) -----------------------------------------------
+
+
+PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
+    "A3": (297.0, 420.0),
+    "A4": (210.0, 297.0),
+    "A5": (148.0, 210.0),
+    "A6": (105.0, 148.0),
+    "B5": (176.0, 250.0),
+    "16K": (184.0, 260.0),  # 16开, common in Chinese dossiers
+    "LETTER": (215.9, 279.4),
+}
+"""Paper sizes a stand's pages come in, (short, long) in mm: the config names them, vision/ resamples to them."""
+
+
+class CopyStand(_Strict):
+    """A camera over a copy stand beside one of a gateway's RFID readers, where a keeper digitizes dossiers.
+
+    A session starts when a dossier tag is laid on `reader`, and ends on the done button, a second scan
+    of the same tag, or `idle_end_s` without a shot. Pages are shot on the pedal, or with `trigger = "auto"`
+    once the page lies still with no hand over it (a watched folder's camera shoots by itself).
+    """
+
+    id: Ident
+    gateway: Ident
+    reader: Ident
+    """The RFID reader at the stand (one of `rfid.readers` on the same gateway)."""
+    camera: Literal["sim", "picamera2", "opencv", "folder"] = "sim"
+    source: str = ""
+    """What the camera reads: an OpenCV device index or path (`0`, `/dev/video0`), the watched folder's path."""
+    resolution: Literal["2mp", "12mp"] = "12mp"
+    """Still size: 12 MP is the HQ camera's full 4056 x 3040; 2 MP is 1632 x 1224 (a USB document camera)."""
+    trigger: Literal["pedal", "auto", "camera"] = "pedal"
+    pedal_pin: BcmPin | None = None
+    """A foot pedal or button closing to ground: shoot the page."""
+    done_pin: BcmPin | None = None
+    """A button closing to ground: end the session."""
+    still_s: Annotated[float, Field(ge=0.2, le=10)] = 0.8
+    """With `trigger = "auto"`: how long the page must lie still before it is shot."""
+    idle_end_s: Annotated[float, Field(ge=30, le=4 * 3600)] = 600.0
+    page_size: str = "A4"
+    """The pages' size for the target resolution: a name in PAGE_SIZES_MM (A4, 16K, ...) or WIDTHxHEIGHT mm."""
+    px_per_mm: Annotated[float, Field(gt=0, le=100)] | None = None
+    """The stand's calibration (camera pixels per millimetre at the page); when set it decides the page's size."""
+    dpi: Annotated[float, Field(ge=200, le=600)] = 300.0
+    """Masters are resampled to this; DA/T 31-2017 asks for at least 200 dpi, 300 for small or unclear text."""
+    master_format: Literal["png", "tiff"] = "tiff"
+    bitonal: bool = False
+    """Also write a black-and-white copy for OCR (the colour master is never thresholded)."""
+    station_listen: HostPort = "127.0.0.1:8090"
+    """Where the stand's touchscreen page is served (on the gateway itself)."""
+
+    @field_validator("page_size")
+    @classmethod
+    def _page_size(cls, value: str) -> str:
+        if value.upper() in PAGE_SIZES_MM or re.fullmatch(r"\d{2,4}(\.\d+)?x\d{2,4}(\.\d+)?", value):
+            return value
+        raise ValueError(f"must be one of {', '.join(PAGE_SIZES_MM)} or WIDTHxHEIGHT in mm, e.g. 210x297")
+
+    @property
+    def page_size_hint(self) -> str | tuple[float, float] | None:
+        """What vision's Hints take: None when the calibration decides, a name, or (width, height) mm."""
+        if self.px_per_mm is not None:
+            return None
+        if "x" in self.page_size:
+            w, h = self.page_size.split("x")
+            return (float(w), float(h))
+        return self.page_size.upper()
+
+    @model_validator(mode="after")
+    def _triggers(self) -> CopyStand:
+        if self.trigger == "pedal" and self.pedal_pin is None:
+            raise ValueError("trigger = 'pedal' needs pedal_pin")
+        if (self.trigger == "camera") != (self.camera == "folder"):
+            raise ValueError("trigger = 'camera' goes with camera = 'folder' (a tethered camera writing files) only")
+        if self.camera == "folder" and not self.source:
+            raise ValueError("camera = 'folder' needs source: the folder the camera writes to")
+        if self.pedal_pin is not None and self.pedal_pin == self.done_pin:
+            raise ValueError(f"pedal_pin and done_pin are both GPIO{self.pedal_pin}")
+        return self
+
+
 class SiteConfig(_Strict):
     site: Site
     hardware: Hardware
@@ -313,6 +400,7 @@ class SiteConfig(_Strict):
     rooms: Annotated[list[Room], Field(min_length=1)]
     dashboard: Dashboard = Dashboard()
     rfid: Rfid = Rfid()
+    copy_stands: list[CopyStand] = []
     source: FilePath | None = None
     """The file this config was read from (set by `load`, not written in TOML)."""
 
@@ -338,9 +426,23 @@ class SiteConfig(_Strict):
                     f"is already used by reader {spi[reader.gateway, reader.spi_device]!r}"
                 )
             spi[reader.gateway, reader.spi_device] = reader.id
+        _unique("copy_stands", [s.id for s in self.copy_stands])
+        readers = {r.id: r for r in self.rfid.readers}
+        for i, stand in enumerate(self.copy_stands):
+            if stand.gateway not in known:
+                raise ValueError(
+                    f"copy_stands[{i}].gateway: {stand.gateway!r} is not one of the gateways {sorted(known)}"
+                )
+            reader = readers.get(stand.reader)
+            if reader is None or reader.gateway != stand.gateway:
+                raise ValueError(
+                    f"copy_stands[{i}].reader: {stand.reader!r} is not an RFID reader of gateway {stand.gateway!r}"
+                )
+        _unique("copy_stands[].reader", [s.reader for s in self.copy_stands])
         for gateway in self.gateways:
-            readers = [r for r in self.rfid.readers if r.gateway == gateway.id]
-            _pins_once(gateway.id, [r for r in self.rooms if r.gateway == gateway.id], self.rooms, readers)
+            readers_here = [r for r in self.rfid.readers if r.gateway == gateway.id]
+            stands = [s for s in self.copy_stands if s.gateway == gateway.id]
+            _pins_once(gateway.id, [r for r in self.rooms if r.gateway == gateway.id], self.rooms, readers_here, stands)
         return self
 
     # Convenience views used by the gateway and the dashboard.
@@ -361,6 +463,13 @@ class SiteConfig(_Strict):
     def dashboard_database(self) -> Path:
         return self.dashboard.database or self.storage.dir / "dashboard.db"
 
+    def copy_stands_of(self, gateway_id: str) -> list[CopyStand]:
+        return [s for s in self.copy_stands if s.gateway == gateway_id]
+
+    def pages_dir(self, gateway_id: str) -> Path:
+        """Where a gateway's copy stands keep the pages they correct, one folder per dossier."""
+        return self.storage.dir / gateway_id / "pages"
+
     def outbox_path(self, gateway_id: str) -> Path:
         return self.storage.dir / gateway_id / "outbox.db"
 
@@ -373,9 +482,16 @@ def _unique(what: str, ids: list[str]) -> None:
         seen.add(ident)
 
 
-def _pins_once(gateway_id: str, rooms: list[Room], all_rooms: list[Room], readers: list[RfidReader]) -> None:
+def _pins_once(
+    gateway_id: str, rooms: list[Room], all_rooms: list[Room], readers: list[RfidReader], stands: list[CopyStand] = ()
+) -> None:
     """A GPIO pin drives one thing per gateway (each gateway is its own Pi)."""
     owner: dict[int, str] = {}
+    for stand in stands:
+        for key in ("pedal_pin", "done_pin"):
+            pin = getattr(stand, key)
+            if pin is not None:
+                owner[pin] = f"copy_stands[{stand.id}].{key}"
     for r in readers:
         where = f"rfid.readers[{r.id}].reset_pin"
         if r.reset_pin in owner:

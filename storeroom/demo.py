@@ -75,6 +75,9 @@ class Demo:
         self.listen_port = listen_port
         self.broker = Broker(site)
         self.children: dict[str, subprocess.Popen] = {}
+        self.stations = {
+            stand.gateway: free_port(int(stand.station_listen.rpartition(":")[2]) or 8090) for stand in site.copy_stands
+        }
 
     def start(self) -> dict[str, str]:
         """Start every part; return the passwords of demo users created now (printed once)."""
@@ -98,8 +101,14 @@ class Demo:
         self._spawn("dashboard", "dashboard", "serve", "--broker", broker, "--listen", f"127.0.0.1:{self.listen_port}")
         wait_for_http(self.dashboard_url, 60, self.children["dashboard"])
         for gateway in self.site.gateway_ids:
-            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker)
+            station = [f"--station-listen=127.0.0.1:{self.stations[gateway]}"] if gateway in self.stations else []
+            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker, *station)
         return created
+
+    @property
+    def station_urls(self) -> list[str]:
+        """The copy stands' touchscreen pages (one stand per gateway in a demo site)."""
+        return [f"http://127.0.0.1:{port}/" for port in self.stations.values()]
 
     @property
     def dashboard_url(self) -> str:
@@ -163,6 +172,8 @@ def demo(config_path: str, port: int) -> None:
         else:
             click.echo(f"Users: {', '.join(ROLES)} (passwords were shown when they were made; reset one with")
             click.echo(f"       storeroom dashboard user passwd NAME --config {config_path})")
+        for url in running.station_urls:
+            click.echo(f"Copy stand: {url}   (the touchscreen beside the stand; a simulated keeper digitizes dossiers)")
         click.echo(f"MQTT: {running.broker.url('viewer')}")
         click.echo(f"Data: {site.storage.dir}   (Ctrl-C stops everything)")
         died = running.wait(stop)

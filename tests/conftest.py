@@ -1,8 +1,11 @@
-"""Shared fixtures: a site config on disk in the test's folder, and a real Mosquitto for it."""
+"""Shared fixtures: a site config on disk in the test's folder, a real Mosquitto for it, Debian's Chromium."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from hardware.broker import Broker, ensure_passwords
 from hardware.config import SiteConfig, load
@@ -23,3 +26,15 @@ def broker(site):
     with Broker(site, port=0) as running:
         running.start()
         yield running
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright (browsers cannot be downloaded here), one per test module."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

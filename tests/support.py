@@ -26,8 +26,12 @@ def write_site(
     interval_s: float = 5.0,
     door_openings_per_hour: float = 6.0,
     port: int = 1883,
+    stand_sessions_per_hour: float = 0.0,
 ) -> Path:
-    """The demo site as a file in `folder`, with its storage there and the clock and rates given."""
+    """The demo site as a file in `folder`, with its storage there and the clock and rates given.
+
+    The copy stand's simulated keeper stays away unless asked: rendering 12 MP photos is costly.
+    """
     text = DEMO.read_text(encoding="utf-8")
     text = text.replace('dir = "../../var/demo"', f'dir = "{folder / "data"}"')
     text = re.sub(r"^speed = .*$", f"speed = {float(speed)}", text, flags=re.M)
@@ -36,6 +40,9 @@ def write_site(
         r"^door_openings_per_hour = .*$", f"door_openings_per_hour = {float(door_openings_per_hour)}", text, flags=re.M
     )
     text = re.sub(r"^port = 1883.*$", f"port = {port}", text, flags=re.M)
+    stands = f"stand_sessions_per_hour = {float(stand_sessions_per_hour)}"
+    text = re.sub(r"^stand_sessions_per_hour = .*$", stands, text, flags=re.M)
+    text = re.sub(r"^station_listen = .*$", 'station_listen = "127.0.0.1:0"', text, flags=re.M)  # any free port
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "site.toml"
     path.write_text(text, encoding="utf-8")

@@ -6,12 +6,14 @@ The overview page is driven in Debian's Chromium through Playwright.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from urllib.parse import urlparse
 
 import pytest
@@ -106,6 +108,21 @@ def value(page: Page, room: str, field: str) -> str:
 def test_the_demo_prints_where_to_look(demo):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", demo.dashboard)
     assert re.fullmatch(r"mqtt://viewer:[^@]+@127\.0\.0\.1:\d+", demo.mqtt)
+
+
+def test_the_demo_prints_and_serves_the_copy_stands_station_page(demo):
+    url = demo.lines["Copy stand"].split()[0]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url)
+    view = json.loads(wait_until(lambda: _get(url + "view.json"), 30, "the station page"))
+    assert view["stand"] == "stand" and view["pages"] == 0
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read()
+    except OSError:
+        return None
 
 
 def test_the_demo_makes_one_user_per_role_and_shows_their_passwords_once(demo):

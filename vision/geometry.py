@@ -12,15 +12,9 @@ import math
 import cv2
 import numpy as np
 
+from hardware.config import PAGE_SIZES_MM
+
 MM_PER_INCH = 25.4
-PAGE_SIZES_MM = {
-    "A3": (297.0, 420.0),
-    "A4": (210.0, 297.0),
-    "A5": (148.0, 210.0),
-    "B5": (176.0, 250.0),
-    "16K": (184.0, 260.0),  # 16开, common in Chinese dossiers
-    "LETTER": (215.9, 279.4),
-}
 
 
 def page_size_mm(hint: str | tuple[float, float] | None, quad: np.ndarray, px_per_mm: float | None) -> tuple:

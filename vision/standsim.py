@@ -8,6 +8,7 @@ Everything is drawn with NumPy, OpenCV and (for Chinese glyphs only) Pillow, det
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -350,3 +351,51 @@ def ground_truth_corner_error(found: list | np.ndarray, truth: list | np.ndarray
     f, t = np.asarray(found, float), np.asarray(truth, float)
     diag = max(np.linalg.norm(t[0] - t[2]), np.linalg.norm(t[1] - t[3]))
     return float(np.linalg.norm(f - t, axis=1).max() / diag)
+
+
+class StandScene:
+    """What lies under the simulated camera, changed by the simulated keeper: the page, a hand, a spoilt shot.
+
+    Each time a page is laid down it lands in a new position (`placement`), so a preview shows motion
+    exactly when the keeper changes something, as on a real stand. Thread-safe: the keeper and the camera
+    run on different threads.
+    """
+
+    def __init__(self, stand: str = "dark") -> None:
+        self._lock = threading.Lock()
+        self.stand = stand
+        self.page_seed: int | None = None
+        self.placement = 0
+        self.hand = False
+        self.spoilt: tuple[str, ...] = ()
+
+    def lay(self, page_seed: int, spoilt: tuple[str, ...] = ()) -> None:
+        """A page laid flat (the same seed is the same printed page); `spoilt` faults for the shots of it."""
+        unknown = set(spoilt) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults: {sorted(unknown)}")
+        with self._lock:
+            self.page_seed, self.spoilt, self.hand = page_seed, tuple(spoilt), False
+            self.placement += 1
+
+    def reach_in(self) -> None:
+        """The keeper's hand over the page (turning it, straightening it)."""
+        with self._lock:
+            self.hand = True
+            self.placement += 1
+
+    def clear(self) -> None:
+        """Nothing on the stand."""
+        with self._lock:
+            self.page_seed, self.spoilt, self.hand = None, (), False
+            self.placement += 1
+
+    def view(self) -> tuple[int, int | None, tuple[str, ...]]:
+        """(placement, page seed, faults) as the camera sees the stand now."""
+        with self._lock:
+            faults = set(self.spoilt)
+            if self.page_seed is None:
+                faults.add("no_page")
+            if self.hand:
+                faults.add("finger")
+            return self.placement, self.page_seed, tuple(sorted(faults))

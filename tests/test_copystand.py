@@ -1,0 +1,190 @@
+"""The copy stand's capture session: a dossier tag opens it, each shot is a checked page at once.
+
+The simulated stand's camera renders what the simulated keeper lays on it; photos are 2400 x 1800 of
+A6-sized pages (over 200 dpi, like a 12 MP photo of an A4 page, at a fraction of the rendering time).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.copystand import CopyStandSession
+from hardware.clock import ManualClock
+from hardware.config import CopyStand
+from vision.camera_sim import SimulatedCamera
+from vision.standsim import StandScene
+
+CODE = "DA-2026-00001"
+
+
+class Stand:
+    """A session on the simulated stand, with what it told the outbox and the uploader."""
+
+    def __init__(self, root: Path, **config: object) -> None:
+        self.scene = StandScene()
+        self.clock = ManualClock()
+        self.events: list[dict] = []
+        self.pages: list[dict] = []
+        self.ended: list[str] = []
+        settings = {"id": "stand", "gateway": "gw", "reader": "r", "pedal_pin": 22, "page_size": "A6", **config}
+        self.session = CopyStandSession(
+            CopyStand(**settings),
+            SimulatedCamera(self.scene, (2400, 1800)),
+            root,
+            self.clock,
+            event=lambda kind, **fields: self.events.append({"kind": kind, **fields}),
+            on_page=lambda root, code, entry: self.pages.append(entry),
+            on_end=lambda root, code: self.ended.append(code),
+        )
+
+    def shoot(self, page_seed: int, faults: tuple[str, ...] = ()):
+        self.scene.lay(page_seed, faults)
+        self.session.handle("shoot")
+        return self.session.view
+
+
+@pytest.fixture
+def stand(tmp_path) -> Stand:
+    return Stand(tmp_path)
+
+
+def manifest(root: Path, code: str = CODE) -> dict:
+    return json.loads((root / code / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_a_dossier_tag_opens_a_session_and_a_good_shot_becomes_page_one(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    view = stand.shoot(1)
+    assert view.dossier == CODE and view.pages == 1
+    assert view.last.page == 1 and view.last.ok and view.retake is None
+    assert sorted(p.name for p in (tmp_path / CODE).iterdir()) == ["0001.jpg", "0001.tif", "manifest.json"]
+    (entry,) = manifest(tmp_path)["pages"]
+    assert entry["page"] == 1 and entry["qc"]["ok"] and entry["dpi"] == 300.0
+    assert set(entry["files"]) == {"master", "access"} and all(len(f["sha256"]) == 64 for f in entry["files"].values())
+    assert stand.pages == [entry]  # handed on for upload, as written
+    assert stand.events[0]["data"] == {"stand": "stand", "dossier": CODE, "state": "open", "pages": 0}
+
+
+def test_the_same_page_shot_twice_is_not_a_second_page(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    view = stand.shoot(1)
+    assert view.notice == "duplicate" and view.pages == 1
+    assert len(manifest(tmp_path)["pages"]) == 1 and stand.session.counts["not_pages"] == 1
+
+
+def test_a_shot_without_a_page_writes_nothing(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.scene.clear()
+    stand.session.handle("shoot")
+    assert stand.session.view.notice == "no_page" and stand.session.view.pages == 0
+    assert not (tmp_path / CODE).exists()
+
+
+def test_a_failed_page_is_kept_and_replaced_by_the_next_shot(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    view = stand.shoot(2, ("finger",))
+    assert view.last.page == 2 and not view.last.ok and "hand" in view.last.failed
+    assert view.retake == 2  # the next shot retakes it
+    view = stand.shoot(2)
+    assert view.last.page == 2 and view.last.ok and view.retake is None and view.pages == 2
+    pages = manifest(tmp_path)["pages"]
+    assert [p["page"] for p in pages] == [1, 2] and pages[1]["qc"]["ok"]
+    assert [p["page"] for p in stand.pages] == [1, 2, 2] and stand.session.counts["retakes"] == 1
+
+
+def test_the_keeper_can_keep_a_failed_page_and_go_on(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1, ("finger",))
+    stand.session.handle("keep")
+    view = stand.shoot(2)
+    assert view.pages == 2
+    assert [p["qc"]["ok"] for p in manifest(tmp_path)["pages"]] == [False, True]
+
+
+def test_any_page_can_be_retaken_in_place(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    for seed in (1, 2, 3):
+        stand.shoot(seed)
+    stand.session.handle("retake", 2)
+    assert stand.session.view.retake == 2
+    view = stand.shoot(20)
+    assert view.last.page == 2 and view.pages == 3 and view.retake is None
+
+
+def test_a_retake_of_a_page_the_dossier_does_not_have_is_refused_and_the_stand_goes_on(stand):
+    stand.session.handle("tag", CODE)
+    stand.session.handle("retake", 5)
+    assert stand.session.view.notice == "error" and "pages 1 to 0" in stand.session.view.notice_detail
+    assert stand.shoot(1).pages == 1
+
+
+def test_the_same_tag_again_ends_the_session_and_builds_the_pdf(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    stand.shoot(2)
+    stand.session.handle("tag", CODE)
+    view = stand.session.view
+    assert view.dossier is None and view.notice == "session_ended"
+    assert manifest(tmp_path)["pdf"]["pages"] == 2 and (tmp_path / CODE / f"{CODE}.pdf").exists()
+    assert stand.ended == [CODE]
+    closed = stand.events[-1]["data"]
+    assert closed == {"stand": "stand", "dossier": CODE, "state": "closed", "pages": 2, "why": "tag laid again"}
+
+
+def test_another_dossier_tag_closes_the_first_session_and_opens_its_own(stand):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    stand.session.handle("tag", "DA-2026-00002")
+    assert stand.session.view.dossier == "DA-2026-00002" and stand.session.view.pages == 0
+    assert [e["data"]["state"] for e in stand.events] == ["open", "closed", "open"]
+
+
+def test_the_done_button_and_the_idle_timeout_end_a_session(stand):
+    stand.session.handle("tag", CODE)
+    stand.session.handle("done")
+    assert stand.session.view.dossier is None
+    stand.session.handle("tag", CODE)
+    stand.clock.advance(599)
+    stand.session.tick()
+    assert stand.session.view.dossier == CODE
+    stand.clock.advance(2)
+    stand.session.tick()
+    assert stand.session.view.dossier is None and stand.events[-1]["data"]["why"] == "idle timeout"
+
+
+def test_a_dossier_digitized_in_part_continues_after_its_last_page(stand):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    stand.session.handle("done")
+    stand.session.handle("tag", CODE)
+    assert stand.session.view.pages == 1
+    assert stand.shoot(2).last.page == 2
+
+
+def test_without_a_session_a_shot_is_refused_and_bad_tags_are_named(stand):
+    stand.session.handle("shoot")
+    assert stand.session.view.notice == "no_session"
+    stand.session.handle("bad_tag", "signature does not match")
+    assert stand.session.view.notice == "bad_tag" and stand.session.view.notice_detail == "signature does not match"
+    stand.session.handle("tag", "../../etc")
+    assert stand.session.view.notice == "error" and stand.session.view.dossier is None
+
+
+def test_a_session_locks_the_camera_for_its_pages(stand):
+    stand.session.handle("tag", CODE)
+    assert stand.session.view.camera == {"exposure": "locked", "white_balance": "locked", "focus": "locked"}
+    stand.session.handle("done")
+    assert stand.session.camera.locked == {}
+
+
+def test_every_change_raises_the_version_the_station_waits_on(stand):
+    before = stand.session.view.version
+    stand.session.handle("tag", CODE)
+    assert stand.session.wait_for_change(before, 1.0).version > before
+    same = stand.session.view.version
+    assert stand.session.wait_for_change(same, 0.05).version == same  # nothing changed: returns after the wait

@@ -1,0 +1,155 @@
+"""The station page beside the copy stand, in Chromium; and the stand wired into a running gateway."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from gateway.service import GatewayService
+from gateway.station import StationServer, create_station
+from hardware.config import load
+from rfid.keys import signing_key
+from rfid.sim_keeper import dossier_code, enrolled_card
+from tests.support import wait_until, write_site
+from tests.test_copystand import CODE, Stand
+
+
+@pytest.fixture
+def station(tmp_path) -> Iterator[tuple[Stand, StationServer]]:
+    stand = Stand(tmp_path)
+    stand.session.start()
+    server = StationServer(create_station(stand.session, "zh_CN"), "127.0.0.1:0")
+    server.start()
+    yield stand, server
+    server.stop()
+    stand.session.stop()
+
+
+@pytest.fixture
+def page(chromium, station) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1024, "height": 600})  # a 7-inch touchscreen
+    page = context.new_page()
+    page.goto(station[1].url)
+    yield page
+    context.close()
+
+
+def test_the_station_shows_the_dossier_and_each_verdict_as_it_comes_in_chinese(page, station):
+    stand, _ = station
+    expect(page).to_have_title("翻拍架 stand")
+    expect(page.locator("[data-field=dossier]")).to_have_text("无：请把档案标签放到读卡器上")
+    stand.session.submit("tag", CODE)
+    expect(page.locator("[data-field=dossier]")).to_have_text(CODE)
+    stand.scene.lay(1)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 合格", timeout=20_000)
+    expect(page.locator("[data-field=pages]")).to_have_text("1")
+    expect(page.locator("img[data-field=image]")).to_be_visible()
+    assert page.locator("img[data-field=image]").evaluate("img => img.naturalWidth") > 500
+
+
+def test_a_bad_shot_says_why_and_is_retaken_in_place(page, station):
+    stand, _ = station
+    stand.session.submit("tag", CODE)
+    stand.scene.lay(1, ("finger",))
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 需要重拍", timeout=20_000)
+    expect(page.locator("[data-field=reasons]")).to_contain_text("手或手指遮住了页面")
+    expect(page.locator("[data-field=retake]")).to_have_text("下一张将替换第 1 页")
+    stand.scene.lay(1)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 合格", timeout=20_000)
+    expect(page.locator("[data-field=pages]")).to_have_text("1")
+    stand.scene.lay(2)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=pages]")).to_have_text("2", timeout=20_000)
+    page.get_by_role("button", name="重拍第 1 页").click()
+    expect(page.locator("[data-field=retake]")).to_have_text("下一张将替换第 1 页")
+    page.get_by_role("button", name="保留此页").click()
+    expect(page.locator("[data-field=retake]")).to_have_text("")
+
+
+def test_the_keeper_can_switch_the_station_to_english(page, station):
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("button", name="Shoot page")).to_be_visible()
+    expect(page.locator("[data-field=dossier]")).to_have_text("None: lay a dossier tag on the reader")
+
+
+def test_buttons_work_only_from_the_station_page_itself(station):
+    _, server = station
+    request = urllib.request.Request(server.url + "shoot", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 403
+
+
+def test_the_station_shows_only_the_open_dossiers_pages(station):
+    _, server = station
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.url + "page/1.jpg", timeout=5)
+    assert refused.value.code == 404
+
+
+# -- the stand in a running gateway ----------------------------------------------------------------
+
+
+def test_a_tag_on_the_stand_reader_and_the_pedal_digitize_a_page_on_the_gateway(tmp_path):
+    path = write_site(tmp_path, speed=1.0, port=9)  # no broker: the stand works without one
+    path.write_text(
+        path.read_text()
+        .replace('page_size = "16K"', 'page_size = "A6"')
+        .replace('resolution = "12mp"', 'resolution = "2mp"')
+    )
+    site = load(path)
+    service = GatewayService(site, "gw-west", password="unused")
+    stop = threading.Event()
+    runner = threading.Thread(target=service.run, args=(stop,))
+    runner.start()
+    try:
+        (stand_reader,) = [r for r in service.readers if r.config.id == "stand"]
+        (session,) = service.stands.sessions.values()
+        card = enrolled_card(3, *signing_key(site))
+        stand_reader.field.enter(card)
+        wait_until(lambda: session.view.dossier == dossier_code(3), 20, "the session to open")
+        stand_reader.field.leave(card)
+        session.camera.scene.lay(7)
+        pedal = service.controller.pins.pin(site.copy_stands[0].pedal_pin)
+        pedal.drive_low()
+        pedal.drive_high()
+        wait_until(lambda: session.view.pages == 1, 30, "the pedal's page")
+        view = json.load(urllib.request.urlopen(service.stands.station_urls()[0] + "view.json", timeout=5))
+        assert view["dossier"] == dossier_code(3) and view["last"]["page"] == 1
+        done = service.controller.pins.pin(site.copy_stands[0].done_pin)
+        done.drive_low()
+        done.drive_high()
+        wait_until(lambda: session.view.dossier is None, 20, "the done button to close the session")
+        assert (site.pages_dir("gw-west") / dossier_code(3) / f"{dossier_code(3)}.pdf").exists()
+    finally:
+        stop.set()
+        runner.join(30)
+    from gateway.outbox import Outbox
+
+    outbox = Outbox(site.outbox_path("gw-west"))
+    sent = [json.loads(p.payload) for p in outbox.after(0, 10_000) if p.topic.endswith("/event/stand_session")]
+    outbox.close()
+    assert [e["data"]["state"] for e in sent] == ["open", "closed"]
+
+
+def test_every_station_string_has_its_chinese_translation():
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from gateway.station import FOLDER, MESSAGES
+
+    template = (FOLDER.parent / "templates" / "station.html").read_text(encoding="utf-8")
+    used = set(re.findall(r"_\('([^']+)'\)", template)) | set(MESSAGES.values())
+    with (FOLDER / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        catalogue = {m.id: m.string for m in read_po(po) if m.id}
+    assert sorted(m for m in used if not catalogue.get(m)) == []

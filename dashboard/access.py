@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 PUBLIC = frozenset({"*"})
 EVERYONE = frozenset(ROLES)
 TECHNICAL = frozenset({"facilities", "admin"})
+DOSSIER_READERS = frozenset({"keeper", "archivist"})
+"""Who finds dossiers and sees where they are: keepers fetch and shelve them, archivists serve requests."""
 
 RULES: dict[str, frozenset[str]] = {
     "static": PUBLIC,  # styles and scripts only; no data is ever a static file
@@ -55,6 +57,12 @@ RULES: dict[str, frozenset[str]] = {
     "admin.change_user": frozenset({"admin"}),
     "audit.trail": frozenset({"auditor"}),
     "audit.export": frozenset({"auditor"}),
+    # Dossier tracking (issue 8): personal data, so only those whose work needs it.
+    "dossiers.search_page": DOSSIER_READERS,
+    "dossiers.dossier": DOSSIER_READERS,
+    "dossier_api.search": DOSSIER_READERS,
+    "dossier_api.suggest": DOSSIER_READERS,
+    "dossier_api.one": DOSSIER_READERS,
 }
 
 

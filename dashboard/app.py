@@ -40,6 +40,7 @@ from dashboard import (
     overview,
     rooms,
     scans,
+    stocktake_views,
     stream,
     translations,
     vendor,
@@ -96,6 +97,8 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         scans.bp,
         dossiers.bp,
         dossiers.api,
+        stocktake_views.bp,
+        stocktake_views.api,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -6,10 +6,9 @@ clustered by key, so a prefix search is one range of one B-tree, whatever the si
 Pinyin comes from pypinyin; a surname with two readings (单 shàn/dān) is indexed under both.
 
 A query is normalised the same way. Its words must all match (a prefix of some key of the dossier). When
-the words find nothing, the search forgives typos: keys sharing the first or the last
-half of the query (the reversed keys in `dossier_rkeys`) are scored by edit distance with rapidfuzz, and
-the closest of those within one edit (two for queries longer than six characters) are returned, marked
-`fuzzy`.
+the words find nothing, the search forgives typos: keys sharing a long enough start or end with the query
+(the reversed keys in `dossier_rkeys`), one edit away (a letter changed, added, left out or two swapped), are
+ordered by edit distance with rapidfuzz, and the closest are returned, marked `fuzzy`.
 
 Filters combine with the words: unit, room, shelf, and catalogue fields by name. Dossiers the visitor may
 not see (their own, their relatives': dashboard/relations.py) are never returned.
@@ -24,12 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin, pinyin
-from rapidfuzz.distance import Levenshtein
+from pypinyin import Style, pinyin
+from rapidfuzz.distance import OSA
 
 SEPARATORS = str.maketrans("", "", " \t-_/.·,，、")
 MAX_KEY = 64
-FUZZY_POOL = 3000
+FUZZY_POOL = 200
+"""Candidates read per head or tail of a misspelt word."""
 TOP = "\U0010ffff"
 
 
@@ -37,16 +37,26 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().translate(SEPARATORS)
 
 
+@lru_cache(maxsize=8192)
+def _readings(char: str) -> tuple[str, ...]:
+    """A character's pinyin readings, most common first (at most two); the character itself if it has none."""
+    found = pinyin(char, style=Style.NORMAL, heteronym=True)[0][:2]
+    return tuple(found) or (char,)
+
+
 @lru_cache(maxsize=65536)
 def name_pinyin(name: str) -> tuple[tuple[str, str], ...]:
-    """(full, initials) spellings of a name: one per reading of its surname (at most two)."""
+    """(full, initials) spellings of a name: one per reading of its surname (at most two).
+
+    Names are spelt character by character (a name is no phrase); each given-name character takes its most
+    common reading, the surname each of its first two (单: shan and dan).
+    """
     chars = normalise(name)
     if not chars or not any("\u4e00" <= c <= "\u9fff" for c in chars):
         return ()
-    rest = lazy_pinyin(chars[1:])
-    surnames = pinyin(chars[0], style=Style.NORMAL, heteronym=True)[0][:2]
+    rest = [_readings(c)[0] for c in chars[1:]]
     spellings = []
-    for surname in surnames:
+    for surname in _readings(chars[0]):
         syllables = [surname, *rest]
         spellings.append(("".join(syllables), "".join(s[0] for s in syllables if s)))
     return tuple(dict.fromkeys(spellings))
@@ -217,26 +227,55 @@ def _all_words(conn, words, where, args, hidden, limit, hits: dict[str, Hit]) ->
     return len(hits) > limit
 
 
+def _glob(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
+
+
+def _one_edit(word: str, i: int) -> list[str]:
+    """GLOB patterns for `word` with one edit at position i: a letter changed, one too many, one left out,
+    two swapped."""
+    head, rest = _glob(word[:i]), word[i:]
+    patterns = [head + "?" + _glob(rest[1:]), head + _glob(rest[1:]), head + "?" + _glob(rest)]
+    if len(rest) >= 2:
+        patterns.append(head + _glob(rest[1] + rest[0] + rest[2:]))
+    return patterns
+
+
 def _fuzzy(conn, word, where, args, hidden, limit, hits: dict[str, Hit]) -> None:
-    half = (len(word) + 1) // 2
-    allowed = 1 if len(word) <= 6 else 2
+    """Keys one edit away from `word` (or starting so). An edit at position i leaves word[:i] a prefix of the key
+    and word[i+1:] its end: an edit in the second half is looked for among the keys sharing the first half, one
+    in the first half among the keys sharing the second half (reversed keys), each an index range that GLOB
+    patterns narrow in SQLite itself. Then rapidfuzz orders them by edit distance."""
     candidates: dict[str, str] = {}
-    head = word[:half]
-    for key, code in conn.execute(
-        "SELECT key, code FROM dossier_keys WHERE key >= ? AND key < ? AND field IN ('code', 'name', 'pinyin') LIMIT ?",
-        (head, head + TOP, FUZZY_POOL),
-    ):
-        candidates.setdefault(key, code)
-    tail = word[::-1][:half]
-    for rkey, code in conn.execute(
-        "SELECT rkey, code FROM dossier_rkeys WHERE rkey >= ? AND rkey < ? LIMIT ?", (tail, tail + TOP, FUZZY_POOL)
-    ):
-        candidates.setdefault(rkey[::-1], code)
+    n = len(word)
+    reverse = word[::-1]
+    for i in range(n):
+        if i >= n // 2:
+            head, edits = word[:i], [p + "*" for p in _one_edit(word, i)]
+            found = conn.execute(
+                "SELECT key, code FROM dossier_keys WHERE key >= ? AND key < ? AND field IN ('code', 'name', 'pinyin')"
+                f" AND ({' OR '.join('key GLOB ?' for _ in edits)}) LIMIT ?",
+                (head, head + TOP, *edits, FUZZY_POOL),
+            ).fetchall()
+        else:
+            j = n - 1 - i  # the same edit, counted from the end
+            tail, edits = reverse[:j], _one_edit(reverse, j)
+            found = [
+                (rkey[::-1], code)
+                for rkey, code in conn.execute(
+                    "SELECT rkey, code FROM dossier_rkeys WHERE rkey >= ? AND rkey < ?"
+                    f" AND ({' OR '.join('rkey GLOB ?' for _ in edits)}) LIMIT ?",
+                    (tail, tail + TOP, *edits, FUZZY_POOL),
+                ).fetchall()
+            ]
+        for key, code in found:
+            candidates.setdefault(key, code)
+    allowed = 1 if n <= 6 else 2
     scored = []
     for key, code in candidates.items():
         if code in hits or code in hidden:
             continue
-        distance = min(Levenshtein.distance(word, key), Levenshtein.distance(word, key[: len(word)]))
+        distance = min(OSA.distance(word, key), OSA.distance(word, key[: len(word)]))
         if distance <= allowed:
             scored.append((distance, key, code))
     scored.sort()

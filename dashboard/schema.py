@@ -342,7 +342,7 @@ MIGRATIONS: list[Migration] = [
     ),
     (
         21,
-        "stocktakes: what was taken stock of, when, by whom; findings frozen when one closes; shelves' last check",
+        "stocktakes, their findings, shelves' last check; dossiers by unit and by room in code order",
         [
             # scope: a location code (the site, a room, a row or a shelf). Open while `closed` is NULL.
             """CREATE TABLE stocktakes (
@@ -365,6 +365,11 @@ MIGRATIONS: list[Migration] = [
                 PRIMARY KEY (stocktake, code)
             )""",
             "CREATE INDEX stocktake_findings_by_code ON stocktake_findings (code, stocktake)",
+            # Dossiers of a unit (and room) or of a room in code order, for the search's filters on a large
+            # register; the first replaces the index on unit alone.
+            "CREATE INDEX dossiers_by_unit_room_code ON dossiers (unit, home_room, code)",
+            "CREATE INDEX dossiers_by_room_code ON dossiers (home_room, code)",
+            "DROP INDEX dossiers_by_unit",
             # When each shelf was last fully checked: every shelf a closed stocktake visited.
             """CREATE TABLE shelf_checks (
                 shelf TEXT PRIMARY KEY,

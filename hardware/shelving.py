@@ -51,6 +51,12 @@ class Shelving:
     def on_shelf(self, shelf: str) -> list[int]:
         return sorted(n for n, place in self.places.items() if place == shelf)
 
+    def plant_demo_mistakes(self) -> None:
+        """The demo storeroom's own mistakes, for its stocktakes to find: dossier 6 put back on dossier 14's
+        shelf, dossier 11 gone."""
+        self.move(6, self.home(14))
+        self.remove(11)
+
     def stocked(self) -> list[str]:
         """The shelves that are some dossier's home, in order."""
         homes = set(self.homes.values())

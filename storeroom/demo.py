@@ -14,10 +14,12 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from dashboard import stocktake
 from dashboard.audit import record
 from dashboard.locations import Locations
 from dashboard.register import import_csv
@@ -95,6 +97,10 @@ class Demo:
                 record(
                     conn, actor="demo", action="register_import", obj="demo register", detail={"added": report.added}
                 )
+            if not conn.execute("SELECT 1 FROM stocktakes WHERE closed IS NULL LIMIT 1").fetchone():
+                # The simulated keeper takes stock of the east stack's shelves, one now and then (rfid/sim_keeper.py).
+                number = stocktake.start(conn, Locations(self.site), "east-stack", by="demo", at=datetime.now(UTC))
+                record(conn, actor="demo", action="stocktake_started", obj=f"stocktake/{number}")
         finally:
             conn.close()
         self.broker.start()

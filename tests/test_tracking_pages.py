@@ -66,3 +66,81 @@ def test_the_search_form_finds_by_full_pinyin_with_a_typo(browser, server):
         page.get_by_role("button", name="搜索").click()
     row = page.locator("table.dossiers tr[data-code='DA-2026-00001']")
     expect(row).to_contain_text("相近写法")
+
+
+@pytest.fixture
+def simulated_site(tmp_path):
+    """The demo site with a broker and its dashboard ingest running, and no simulated keeper of its own."""
+    from hardware.broker import Broker, ensure_passwords
+    from hardware.config import load
+    from tests.support import write_site
+
+    path = write_site(tmp_path / "sim", speed=1.0)
+    path.write_text(path.read_text().replace("tag_scans_per_hour = 20.0", "tag_scans_per_hour = 0.0"))
+    site = load(path)
+    ensure_passwords(site)
+    with Broker(site, port=0) as broker:
+        broker.start()
+        yield site, broker
+
+
+def test_a_stocktake_on_the_simulated_storeroom_finds_the_planted_missing_and_misplaced_dossiers(
+    browser, simulated_site
+):
+    from dashboard.ingest import Ingest
+    from dashboard.locations import Locations
+    from dashboard.register import import_csv
+    from dashboard.users import connect
+    from gateway.service import GatewayService
+    from hardware.clock import SimClock, WallClock
+    from hardware.shelving import Shelving
+    from rfid.keys import signing_key
+    from rfid.sim_keeper import DOSSIERS, SimulatedKeeper
+    from storeroom.demo import demo_register
+    from tests.test_gateway_service import running
+
+    site, broker = simulated_site
+    conn = connect(site.dashboard_database, migrate_schema=True)
+    import_csv(conn, demo_register(site), "demo register", locations=Locations(site))
+    conn.close()
+    add_user(site.dashboard_database, "kim", "keeper")
+    ingest = Ingest(site, site.dashboard_database, host=broker.host, port=broker.port, username="dashboard",
+                    password=broker.password("dashboard"))  # fmt: skip
+    ingest.start()
+    assert ingest.wait_ready(10)
+    web = WebServer(create_app(site), free_port()).start()
+    # Real time: the stocktake compares the scans' time stamps with when it started.
+    east = GatewayService(site, "gw-east", password=broker.password("gw-east"), broker_port=broker.port,
+                          clock=SimClock(1))  # fmt: skip
+    try:
+        with running(east):
+            shelving = Shelving(site, DOSSIERS)  # dossiers 1-4 live on east-stack/r1-A-1-1, 5-8 on r1-A-1-2
+            shelving.move(6, "east-stack/r1-A-1-1")  # put back on the wrong shelf
+            shelving.remove(3)  # gone
+            keeper = SimulatedKeeper(east.readers, WallClock(), *signing_key(site), 0, "test keeper",
+                                     shelving=shelving, stations=["east-shelf"])  # fmt: skip
+
+            page = tab(browser, web, "kim")
+            page.get_by_role("link", name="盘点").click()
+            page.get_by_label("盘点范围").select_option("east-stack/r1")
+            with page.expect_navigation():
+                page.get_by_role("button", name="开始盘点").click()
+            assert keeper.take_stock("east-stack/r1-A-1-1") == [
+                "east-stack/r1-A-1-1", "DA-2026-00001", "DA-2026-00002", "DA-2026-00004", "DA-2026-00006"
+            ]  # fmt: skip
+            for _ in range(20):  # the page refreshes itself every 15 s; a keeper would wait, the test reloads
+                page.reload()
+                if page.locator('[data-field="misplaced"]').text_content() == "1":
+                    break
+                page.wait_for_timeout(500)
+            expect(page.locator('[data-field="misplaced"]')).to_have_text("1")
+            expect(page.locator('tr.misplaced[data-code="DA-2026-00006"]')).to_contain_text("east-stack/r1-A-1-2")
+            expect(page.locator('tr.missing[data-code="DA-2026-00003"]')).to_be_visible()
+            expect(page.locator('[data-field="found"]')).to_have_text("3")
+            expect(page.locator('[data-field="missing"]')).to_have_text("1")
+            with page.expect_navigation():
+                page.get_by_role("button", name="结束盘点").click()
+            expect(page.get_by_role("status")).to_contain_text("盘点已结束")
+    finally:
+        web.stop()
+        ingest.stop()

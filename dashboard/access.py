@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 PUBLIC = frozenset({"*"})
 EVERYONE = frozenset(ROLES)
 TECHNICAL = frozenset({"facilities", "admin"})
+DOSSIER_READERS = frozenset({"keeper", "archivist"})
+"""Who finds dossiers and sees where they are: keepers fetch and shelve them, archivists serve requests."""
+STOCKTAKE_READERS = frozenset({"keeper", "archivist", "auditor"})
+"""Who reads stocktakes and their reports; keepers alone start and close them."""
 
 RULES: dict[str, frozenset[str]] = {
     "static": PUBLIC,  # styles and scripts only; no data is ever a static file
@@ -55,6 +59,19 @@ RULES: dict[str, frozenset[str]] = {
     "admin.change_user": frozenset({"admin"}),
     "audit.trail": frozenset({"auditor"}),
     "audit.export": frozenset({"auditor"}),
+    # Dossier tracking (issue 8): personal data, so only those whose work needs it.
+    "dossiers.search_page": DOSSIER_READERS,
+    "dossiers.dossier": DOSSIER_READERS,
+    "dossier_api.search": DOSSIER_READERS,
+    "dossier_api.suggest": DOSSIER_READERS,
+    "dossier_api.one": DOSSIER_READERS,
+    "stocktakes.page": STOCKTAKE_READERS,
+    "stocktakes.one": STOCKTAKE_READERS,
+    "stocktakes.printable": STOCKTAKE_READERS,
+    "stocktakes.report": STOCKTAKE_READERS,
+    "stocktake_api.one_json": STOCKTAKE_READERS,
+    "stocktakes.start": frozenset({"keeper"}),
+    "stocktakes.close": frozenset({"keeper"}),
 }
 
 

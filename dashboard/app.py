@@ -35,10 +35,12 @@ from dashboard import (
     audit_views,
     auth,
     connection,
+    dossiers,
     formatting,
     overview,
     rooms,
     scans,
+    stocktake_views,
     stream,
     translations,
     vendor,
@@ -93,6 +95,10 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         admin.bp,
         audit_views.bp,
         scans.bp,
+        dossiers.bp,
+        dossiers.api,
+        stocktake_views.bp,
+        stocktake_views.api,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -191,11 +191,13 @@ def register_import(csv_file: str, dry_run: bool, config_path: str) -> None:
     from pathlib import Path
 
     from dashboard.audit import record
+    from dashboard.locations import Locations
     from dashboard.register import RegisterError, import_csv
 
     conn = _people(config_path)
+    places = Locations(load_or_exit(config_path))
     try:
-        report = import_csv(conn, Path(csv_file).read_bytes(), Path(csv_file).name, dry_run=dry_run)
+        report = import_csv(conn, Path(csv_file).read_bytes(), Path(csv_file).name, dry_run=dry_run, locations=places)
     except RegisterError as exc:
         click.echo(f"{csv_file}: {exc}", err=True)
         raise SystemExit(2) from None
@@ -205,11 +207,84 @@ def register_import(csv_file: str, dry_run: bool, config_path: str) -> None:
     conn.close()
     for row in report.refused:
         click.echo(f"line {row['line']}: {row['reason']}", err=True)
+    for row in report.unplaced:
+        click.echo(f"line {row['line']}: {row['code']} imported without a home: {row['reason']}", err=True)
     verb = "would add" if dry_run else "added"
     click.echo(
         f"{verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"refused {len(report.refused)} ({report.encoding})"
     )
+
+
+@register.command("reindex")
+@config_option
+def register_reindex(config_path: str) -> None:
+    """Rebuild the search keys of every dossier (after an upgrade from a version without search).
+
+    Example: storeroom dashboard register reindex --config hardware/configs/demo.toml
+    """
+    from dashboard.dossier_search import reindex_all
+
+    conn = _people(config_path)
+    count = reindex_all(conn)
+    conn.close()
+    click.echo(f"{count} dossiers indexed")
+
+
+@register.command("next-code")
+@click.option("--unit", required=True, help="The unit (单位) code that goes into the pattern's {unit}.")
+@click.option("--year", type=int, help="The year for {year} (default: this year).")
+@config_option
+def register_next_code(unit: str, year: int | None, config_path: str) -> None:
+    """Print the next free dossier code from the site's tracking.code_pattern.
+
+    Example: storeroom dashboard register next-code --unit A01 --config hardware/configs/demo.toml
+    """
+    from datetime import date
+
+    from dashboard.codes import CodeError, next_code
+
+    site = load_or_exit(config_path)
+    conn = _people(config_path)
+    try:
+        click.echo(next_code(conn, site.tracking.code_pattern, unit=unit, year=year or date.today().year))
+    except CodeError as exc:
+        click.echo(f"storeroom: {exc}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        conn.close()
+
+
+@user.command("link")
+@click.argument("name")
+@click.argument("code")
+@click.option("--relation", default="self", show_default=True,
+              help="self, spouse, parent, child, sibling or relative.")  # fmt: skip
+@click.option("--remove", is_flag=True, help="Remove the link instead.")
+@config_option
+def user_link(name: str, code: str, relation: str, remove: bool, config_path: str) -> None:
+    """Link a user to a person record (dossier) of the register: they will never see or request it.
+
+    Example: storeroom dashboard user link wang DA-2026-00007 --relation spouse --config hardware/configs/demo.toml
+    """
+    from dashboard import relations
+    from dashboard.audit import record
+    from dashboard.users import UserError, Users
+
+    conn = _people(config_path)
+    try:
+        found = Users(conn).get(name)
+        if remove:
+            relations.unlink(conn, user_id=found.id, code=code)
+        else:
+            relations.link(conn, user_id=found.id, code=code, relation=relation, by=_cli_actor())
+    except (relations.RelationError, UserError) as exc:
+        click.echo(f"storeroom: {exc}", err=True)
+        raise SystemExit(1) from None
+    record(conn, actor=_cli_actor(), action="person_unlinked" if remove else "person_linked", obj=name,
+           detail={"code": code, "relation": relation})  # fmt: skip
+    conn.close()
+    click.echo(f"{name}: {'unlinked from' if remove else relation + ' of'} {code}")
 
 
 @click.group()

@@ -16,6 +16,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dashboard import dossier_search
+from dashboard.locations import Location, Locations, home_of
 from dashboard.schema import iso
 from hardware import spreadsheet
 from rfid.tagformat import TagError, check_code
@@ -34,6 +36,8 @@ class ImportReport:
     unchanged: int = 0
     refused: list[dict[str, object]] = field(default_factory=list)
     encoding: str = ""
+    unplaced: list[dict[str, object]] = field(default_factory=list)
+    """Rows imported whose home (a location column) names no shelf or box of the site: they have no home."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,8 +59,14 @@ def _columns(header: list[str]) -> dict[str, str]:
     return found
 
 
-def import_csv(conn: sqlite3.Connection, raw: bytes, source: str, *, dry_run: bool = False) -> ImportReport:
-    """Add and update the dossiers of a register CSV; every refused row is in the report with its reason."""
+def import_csv(
+    conn: sqlite3.Connection, raw: bytes, source: str, *, dry_run: bool = False, locations: Locations | None = None
+) -> ImportReport:
+    """Add and update the dossiers of a register CSV; every refused row is in the report with its reason.
+
+    Each dossier is indexed for search (dashboard/dossier_search.py) and, given the site's `locations`,
+    placed at the home its location column names (dashboard/locations.py).
+    """
     try:
         text, encoding = spreadsheet.decode(raw)
     except ValueError as exc:
@@ -86,8 +96,12 @@ def import_csv(conn: sqlite3.Connection, raw: bytes, source: str, *, dry_run: bo
             seen.add(values["code"])
             extra = {k: (v or "").strip() for k, v in row.items() if k not in columns.values() and k is not None}
             fields_json = json.dumps(extra, ensure_ascii=False, sort_keys=True)
-            known = conn.execute("SELECT name, unit, fields FROM dossiers WHERE code = ?", (values["code"],)).fetchone()
-            if known == (values["name"], values["unit"], fields_json):
+            known = conn.execute(
+                "SELECT name, unit, fields, home FROM dossiers WHERE code = ?", (values["code"],)
+            ).fetchone()
+            home = _home(extra, locations, line, values["code"], report)
+            same_home = locations is None or (known and known[3] == (home and home.code))
+            if known and known[:3] == (values["name"], values["unit"], fields_json) and same_home:
                 report.unchanged += 1
                 continue
             conn.execute(
@@ -96,6 +110,13 @@ def import_csv(conn: sqlite3.Connection, raw: bytes, source: str, *, dry_run: bo
                       fields = excluded.fields, imported = excluded.imported, source = excluded.source""",
                 (values["code"], values["name"], values["unit"], fields_json, now, source),
             )
+            if locations is not None:
+                conn.execute(
+                    "UPDATE dossiers SET home = ?, home_room = ?, home_shelf = ? WHERE code = ?",
+                    (home and home.code, home and home.room, locations.shelf_of(home and home.code), values["code"]),
+                )
+            old = (known[0], known[1], json.loads(known[2])) if known else None
+            dossier_search.index(conn, values["code"], values["name"], values["unit"], extra, old=old)
             if known:
                 report.updated += 1
             else:
@@ -105,6 +126,19 @@ def import_csv(conn: sqlite3.Connection, raw: bytes, source: str, *, dry_run: bo
         conn.execute("ROLLBACK")
         raise
     return report
+
+
+def _home(
+    fields: dict[str, str], locations: Locations | None, line: int, code: str, report: ImportReport
+) -> Location | None:
+    """The dossier's home location, if the row names one the site has (else noted in the report)."""
+    text = home_of(fields)
+    if locations is None or not text:
+        return None
+    home = locations.home(text)
+    if home is None:
+        report.unplaced.append({"line": line, "code": code, "reason": f"{text!r} is not a shelf or box of the site"})
+    return home
 
 
 def registered(conn: sqlite3.Connection, codes: list[str]) -> set[str]:

@@ -298,6 +298,86 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX dossiers_by_unit ON dossiers (unit)",
         ],
     ),
+    # -- Dossier tracking (issue 8): migrations 20-29 ----------------------------------------------
+    (
+        20,
+        "dossier tracking: home locations, search keys, users linked to person records, tag reads by code",
+        [
+            # Where a dossier lives (a shelf or a box on it; see dashboard/locations.py), and its room and
+            # shelf for the stocktake's "expected here" and the search's filters. NULL: not placed.
+            "ALTER TABLE dossiers ADD COLUMN home TEXT",
+            "ALTER TABLE dossiers ADD COLUMN home_room TEXT",
+            "ALTER TABLE dossiers ADD COLUMN home_shelf TEXT",
+            "CREATE INDEX dossiers_by_home_shelf ON dossiers (home_shelf)",
+            "CREATE INDEX dossiers_by_home_room ON dossiers (home_room)",
+            # Every normalised value a dossier is found by (code, name, its pinyin in full and as initials,
+            # unit, catalogue fields), clustered by key: a prefix search is one range of one B-tree.
+            """CREATE TABLE dossier_keys (
+                key TEXT NOT NULL,
+                code TEXT NOT NULL,
+                field TEXT NOT NULL,
+                PRIMARY KEY (key, code, field)
+            ) WITHOUT ROWID""",
+            # The same keys reversed, for code, name and pinyin only: typos early in a word are found from
+            # its end (dashboard/dossier_search.py).
+            """CREATE TABLE dossier_rkeys (
+                rkey TEXT NOT NULL,
+                code TEXT NOT NULL,
+                PRIMARY KEY (rkey, code)
+            ) WITHOUT ROWID""",
+            # Users linked to person records of the register (their own dossier, their relatives'):
+            # nobody sees, requests or approves those.
+            """CREATE TABLE person_links (
+                user_id INTEGER NOT NULL REFERENCES users(id),
+                code TEXT NOT NULL,
+                relation TEXT NOT NULL,
+                linked TEXT NOT NULL,
+                linked_by TEXT NOT NULL,
+                PRIMARY KEY (user_id, code)
+            )""",
+            # A dossier's tag reads, newest first, without reading every event; and tag reads in time order.
+            "CREATE INDEX events_tag_read_by_code ON events (json_extract(data, '$.code'), ts) WHERE kind = 'tag_read'",
+            "CREATE INDEX events_by_kind ON events (kind, ts)",
+        ],
+    ),
+    (
+        21,
+        "stocktakes, their findings, shelves' last check; dossiers by unit and by room in code order",
+        [
+            # scope: a location code (the site, a room, a row or a shelf). Open while `closed` is NULL.
+            """CREATE TABLE stocktakes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                scope TEXT NOT NULL,
+                started TEXT NOT NULL,
+                started_by TEXT NOT NULL,
+                closed TEXT,
+                closed_by TEXT,
+                note TEXT NOT NULL DEFAULT ''
+            )""",
+            # One row per dossier (or unknown tag, by `uid:<UID>`) a closed stocktake found something about.
+            """CREATE TABLE stocktake_findings (
+                stocktake INTEGER NOT NULL REFERENCES stocktakes(id),
+                code TEXT NOT NULL,
+                outcome TEXT NOT NULL CHECK (outcome IN ('found', 'missing', 'misplaced', 'unknown', 'on_loan')),
+                shelf TEXT,
+                seen_at TEXT,
+                ts TEXT,
+                PRIMARY KEY (stocktake, code)
+            )""",
+            "CREATE INDEX stocktake_findings_by_code ON stocktake_findings (code, stocktake)",
+            # Dossiers of a unit (and room) or of a room in code order, for the search's filters on a large
+            # register; the first replaces the index on unit alone.
+            "CREATE INDEX dossiers_by_unit_room_code ON dossiers (unit, home_room, code)",
+            "CREATE INDEX dossiers_by_room_code ON dossiers (home_room, code)",
+            "DROP INDEX dossiers_by_unit",
+            # When each shelf was last fully checked: every shelf a closed stocktake visited.
+            """CREATE TABLE shelf_checks (
+                shelf TEXT PRIMARY KEY,
+                checked TEXT NOT NULL,
+                stocktake INTEGER NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 ROOM_VALUE_EVERY_S = 60.0
 """How often a room's own value is sent while the sensors it comes from stay the same."""
 MAX_OVERRIDE_MIN = 24 * 60
+STOCKTAKE_SHARE = 0.2
+"""Of the simulated keeper's turns at the readers, the share that are a stocktake of the next shelf."""
 """An override lasts a day at most: nobody should forget a room on manual."""
 
 
@@ -78,11 +80,22 @@ class GatewayService:
         self.keeper = None
         shelf_readers = [r for r in self.readers if r.config.id not in self.stands.readers]
         if simulated and shelf_readers and site.hardware.sim.tag_scans_per_hour > 0:
+            from hardware.shelving import Shelving
             from rfid.keys import signing_key
-            from rfid.sim_keeper import SimulatedKeeper  # the simulated storeroom's people: never on a Pi
+            from rfid.sim_keeper import (
+                DOSSIERS,
+                SimulatedKeeper,  # the simulated storeroom's people: never on a Pi
+            )
 
             rate = site.hardware.sim.tag_scans_per_hour
-            self.keeper = SimulatedKeeper(shelf_readers, self.clock, *signing_key(site), rate, f"keeper/{gateway_id}")
+            shelving = Shelving(site, DOSSIERS)
+            shelving.plant_demo_mistakes()
+            points = {p.code for p in site.tracking.points}
+            self.keeper = SimulatedKeeper(
+                shelf_readers, self.clock, *signing_key(site), rate, f"keeper/{gateway_id}",
+                shelving=shelving, stations=[r.config.id for r in shelf_readers if r.config.location not in points],
+                stocktake_share=STOCKTAKE_SHARE,
+            )  # fmt: skip
         self.board = self.controller.board
         self.controls = self.controller.controls
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))

@@ -391,6 +391,126 @@ class CopyStand(_Strict):
         return self
 
 
+# --- Dossier tracking (issue 8): where dossiers live, floor plans, loans ------------------------------
+# Location codes are written on location tags, so they fit a tag's 32 bytes (docs/TAGS.md). A room's code
+# is its id; a shelf row's is `<room>/<row>`; one shelf of a row (one side, column 节 and layer 层) is
+# `<room>/<row>-<side>-<column>-<layer>`, e.g. `east-stack/r1-A-2-3`; boxes come from the register.
+
+RowId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,7}$")]
+LocationCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,31}$")]
+
+
+class PlanMark(_Strict):
+    """Where a configured door or sensor of the room is drawn on its floor plan (metres from the top left)."""
+
+    id: Ident
+    x_m: Annotated[float, Field(ge=0)]
+    y_m: Annotated[float, Field(ge=0)]
+
+
+class ShelfRow(_Strict):
+    """One row of compact shelving (密集架, one 列): `sides` faces, each `columns` sections of `layers` shelves."""
+
+    id: RowId
+    label: str = ""
+    x_m: Annotated[float, Field(ge=0)]
+    y_m: Annotated[float, Field(ge=0)]
+    length_m: Annotated[float, Field(gt=0, le=100)] = 5.0
+    depth_m: Annotated[float, Field(gt=0, le=5)] = 0.6
+    sides: Annotated[list[Literal["A", "B"]], Field(min_length=1, max_length=2)] = ["A", "B"]
+    columns: Annotated[int, Field(ge=1, le=99)] = 5
+    layers: Annotated[int, Field(ge=1, le=20)] = 6
+
+    def shelves(self, room: str) -> list[str]:
+        """The location codes of every shelf of this row, side by side, column by column, top layer first."""
+        return [
+            f"{room}/{self.id}-{side}-{column}-{layer}"
+            for side in self.sides
+            for column in range(1, self.columns + 1)
+            for layer in range(1, self.layers + 1)
+        ]
+
+
+class RoomPlan(_Strict):
+    """A stack room's floor plan: its size, its shelf rows, and where its doors and sensors are."""
+
+    room: Ident
+    width_m: Annotated[float, Field(gt=0, le=200)] = 12.0
+    depth_m: Annotated[float, Field(gt=0, le=200)] = 8.0
+    rows: list[ShelfRow] = []
+    doors: list[PlanMark] = []
+    sensors: list[PlanMark] = []
+
+
+class TrackingPoint(_Strict):
+    """A place a reader stands that is not a shelf: the issue desk, a door, the copy stand.
+
+    A reader (rfid.readers) whose `location` is one of these codes is a desk, door or copy-stand reader;
+    any other reader is a keeper's station, used for look-ups and stocktakes.
+    """
+
+    code: LocationCode
+    kind: Literal["desk", "door", "copy_stand"]
+    room: Ident | None = None
+    name: str = ""
+
+
+class Loans(_Strict):
+    default_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """A loan's period when the request names none (about a week, as the rules of the field expect)."""
+    max_days: Annotated[int, Field(ge=1, le=365)] = 14
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> Loans:
+        if self.default_days > self.max_days:
+            raise ValueError(f"default_days ({self.default_days}) must not exceed max_days ({self.max_days})")
+        return self
+
+
+class Tracking(_Strict):
+    plans: list[RoomPlan] = []
+    points: list[TrackingPoint] = []
+    loans: Loans = Loans()
+    stocktake_due_days: Annotated[int, Field(ge=1, le=3660)] = 365
+    """A shelf not fully checked for this long is due for a stocktake (at least yearly)."""
+    code_pattern: Annotated[str, Field(min_length=1, max_length=64)] = "{unit}-{year}-{seq:05d}"
+    """How new dossier codes are made: `{unit}`, `{year}` and `{seq}` (with a format such as `:05d`)."""
+
+
+def _tracking_consistent(config: SiteConfig) -> None:
+    """Plans name configured stack rooms, their marks configured doors and sensors, and every code fits a tag."""
+    rooms = {r.id: r for r in config.rooms}
+    _unique("tracking.plans", [p.room for p in config.tracking.plans])
+    for i, plan in enumerate(config.tracking.plans):
+        where = f"tracking.plans[{i}]"
+        room = rooms.get(plan.room)
+        if room is None or room.outdoor:
+            raise ValueError(f"{where}.room: {plan.room!r} is not one of the stack rooms {sorted(rooms)}")
+        _unique(f"{where}.rows", [r.id for r in plan.rows])
+        for marks, devices, key in ((plan.doors, room.doors, "doors"), (plan.sensors, room.sensors, "sensors")):
+            known = {d.id for d in devices}
+            for mark in marks:
+                if mark.id not in known:
+                    raise ValueError(f"{where}.{key}: {mark.id!r} is not one of the room's {key} {sorted(known)}")
+        for row in plan.rows:
+            if row.x_m + row.length_m > plan.width_m or row.y_m + row.depth_m > plan.depth_m:
+                raise ValueError(f"{where}.rows[{row.id}]: the row does not fit in the room's plan")
+            longest = row.shelves(plan.room)[-1]
+            if len(longest.encode()) > 32:
+                raise ValueError(f"{where}.rows[{row.id}]: location code {longest!r} is longer than a tag holds")
+    _unique("tracking.points", [p.code for p in config.tracking.points])
+    for i, point in enumerate(config.tracking.points):
+        if point.room is not None and point.room not in rooms:
+            raise ValueError(f"tracking.points[{i}].room: {point.room!r} is not one of the rooms {sorted(rooms)}")
+    try:
+        config.tracking.code_pattern.format(unit="U", year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"tracking.code_pattern: cannot be filled with unit, year and seq ({exc})") from None
+
+
+# --- end of dossier tracking ---------------------------------------------------------------------------
+
+
 class SiteConfig(_Strict):
     site: Site
     hardware: Hardware
@@ -401,6 +521,7 @@ class SiteConfig(_Strict):
     dashboard: Dashboard = Dashboard()
     rfid: Rfid = Rfid()
     copy_stands: list[CopyStand] = []
+    tracking: Tracking = Tracking()
     source: FilePath | None = None
     """The file this config was read from (set by `load`, not written in TOML)."""
 
@@ -443,6 +564,7 @@ class SiteConfig(_Strict):
             readers_here = [r for r in self.rfid.readers if r.gateway == gateway.id]
             stands = [s for s in self.copy_stands if s.gateway == gateway.id]
             _pins_once(gateway.id, [r for r in self.rooms if r.gateway == gateway.id], self.rooms, readers_here, stands)
+        _tracking_consistent(self)
         return self
 
     # Convenience views used by the gateway and the dashboard.

@@ -1,8 +1,13 @@
-"""A simulated keeper who lays dossier tags on the simulated readers now and then, for the demo.
+"""A simulated keeper who lays dossier tags on the simulated readers now and then, and takes stock, for the demo.
 
 The dossiers' tags are "enrolled at the factory": written with the site's key into modelled cards, half
 MIFARE Classic, half NTAG. Now and then one is a forged copy (the data of a genuine tag on another card),
 so the demo shows what an invalid tag looks like. Timing follows the simulated clock.
+
+Given the simulated storeroom's shelving (hardware/shelving.py), the keeper also takes stock: at a
+station reader (one not at a desk, door or copy stand) it lays a shelf's location tag, then every dossier
+that is on that shelf now, one after the other (`take_stock`); in its rounds it does so for the next
+shelf of its gateway's rooms every so often (`stocktake_share` of its turns).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import random
 
 from hardware.background import Background
 from hardware.clock import Clock
+from hardware.shelving import Shelving
 from rfid import media, tagformat
 from rfid.cards import Card, ClassicCard, NtagCard, blank_card
 from rfid.service import OpenedReader
@@ -18,6 +24,8 @@ from rfid.service import OpenedReader
 DOSSIERS = 40
 FORGED_SHARE = 0.05
 HELD_S = (2.0, 8.0)
+STOCKTAKE_HELD_S = (0.8, 1.5)
+"""How long each tag lies on the reader during a stocktake, and about as long between two tags."""
 
 
 def dossier_code(n: int) -> str:
@@ -28,6 +36,15 @@ def enrolled_card(n: int, key_id: int, key: bytes) -> Card:
     """Dossier n's tag: a Classic 1K for even n, an NTAG213 for odd, written with the site's key."""
     card = blank_card(random.Random(f"tag/{n}"), ntag=n % 2 == 1)
     payload = tagformat.encode("dossier", dossier_code(n), card.uid, key_id, key)
+    for write in media.plan(payload, card.uid, media.media_for(card.uid), key):
+        card.store(write.address, write.data)
+    return card
+
+
+def location_card(code: str, key_id: int, key: bytes) -> Card:
+    """A shelf's location tag (a Classic 1K), written with the site's key."""
+    card = blank_card(random.Random(f"location/{code}"), ntag=False)
+    payload = tagformat.encode("location", code, card.uid, key_id, key)
     for write in media.plan(payload, card.uid, media.media_for(card.uid), key):
         card.store(write.address, write.data)
     return card
@@ -48,30 +65,72 @@ def forged_copy(card: Card, rng: random.Random) -> Card:
 
 
 class SimulatedKeeper(Background):
-    """Lays a tag on a random reader `per_hour` times an hour (simulated), holds it, takes it away."""
+    """Lays a tag on a random reader `per_hour` times an hour (simulated), holds it, takes it away; with a
+    `shelving`, a share of those turns is a stocktake of the next shelf at one of the `stations`."""
 
     thread_name = "sim-keeper"
 
     def __init__(
-        self, readers: list[OpenedReader], clock: Clock, key_id: int, key: bytes, per_hour: float, seed: str
+        self,
+        readers: list[OpenedReader],
+        clock: Clock,
+        key_id: int,
+        key: bytes,
+        per_hour: float,
+        seed: str,
+        *,
+        shelving: Shelving | None = None,
+        stations: list[str] | None = None,
+        stocktake_share: float = 0.0,
     ) -> None:
         super().__init__()
         self.readers = [r for r in readers if r.field is not None]
+        self.stations = [r for r in self.readers if stations is None or r.config.id in stations]
         self.per_hour = per_hour
         self.clock = clock
         self.rng = random.Random(seed)
+        self.key_id, self.key = key_id, key
         self.cards = [enrolled_card(n, key_id, key) for n in range(1, DOSSIERS + 1)]
+        self.shelving = shelving
+        self.stocktake_share = stocktake_share if shelving and self.stations else 0.0
+        self._next_shelf = 0
 
     def start(self) -> None:
-        if self.readers:
+        if self.readers and self.per_hour > 0:
             super().start()
 
     def _run(self) -> None:
         while not self.clock.wait(self._stop, self.rng.expovariate(self.per_hour / 3600.0)):
+            if self.rng.random() < self.stocktake_share:
+                assert self.shelving is not None
+                shelves = self.shelving.stocked()
+                self.take_stock(shelves[self._next_shelf % len(shelves)])
+                self._next_shelf += 1
+                continue
             opened = self.rng.choice(self.readers)
             card = self.rng.choice(self.cards)
             if self.rng.random() < FORGED_SHARE:
                 card = forged_copy(card, self.rng)
-            opened.field.enter(card)
-            self.clock.wait(self._stop, self.rng.uniform(*HELD_S))
-            opened.field.leave(card)
+            self._lay(opened, card, HELD_S)
+
+    def _lay(self, opened: OpenedReader, card: Card, held: tuple[float, float]) -> bool:
+        """One tag on the reader for a while, then off it; False if the keeper was told to stop."""
+        assert opened.field is not None
+        opened.field.enter(card)
+        stopped = self.clock.wait(self._stop, self.rng.uniform(*held))
+        opened.field.leave(card)
+        return not stopped
+
+    def take_stock(self, shelf: str) -> list[str]:
+        """Scan `shelf`'s location tag, then each dossier on it now, at a station; the codes scanned."""
+        if self.shelving is None or not self.stations:
+            raise RuntimeError("this keeper has no shelving or no station reader to take stock with")
+        station = self.stations[0]
+        scanned = []
+        for card, code in [(location_card(shelf, self.key_id, self.key), shelf)] + [
+            (self.cards[n - 1], dossier_code(n)) for n in self.shelving.on_shelf(shelf) if n <= len(self.cards)
+        ]:
+            if not self._lay(station, card, STOCKTAKE_HELD_S) or self.clock.wait(self._stop, 0.8):
+                break
+            scanned.append(code)
+        return scanned

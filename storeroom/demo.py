@@ -14,17 +14,21 @@ import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from dashboard import stocktake
 from dashboard.audit import record
+from dashboard.locations import Locations
 from dashboard.register import import_csv
 from dashboard.users import ROLES, connect, ensure_demo_users
 from hardware.broker import Broker, BrokerError, ensure_passwords
 from hardware.config import DEMO_CONFIG, SiteConfig
 from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals, die_with_parent
+from hardware.shelving import Shelving
 from rfid.sim_keeper import DOSSIERS, dossier_code
 
 SURNAMES = "王李张刘陈杨黄赵吴周"
@@ -32,12 +36,15 @@ GIVEN = ("伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军")
 UNITS = ("人事处", "财务处", "办公室", "档案室")
 
 
-def demo_register() -> bytes:
-    """A register of the dossiers the simulated keeper scans (fictional names), as a CSV would come in."""
-    lines = ["档号,姓名,单位,入档年份"]
+def demo_register(site: SiteConfig) -> bytes:
+    """A register of the dossiers the simulated keeper scans (fictional names), as a CSV would come in,
+    each with its home shelf in the simulated storeroom (hardware/shelving.py)."""
+    shelving = Shelving(site, DOSSIERS)
+    lines = ["档号,姓名,单位,入档年份,存放位置"]
     for n in range(1, DOSSIERS + 1):
         name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n * 7) % len(GIVEN)]
-        lines.append(f"{dossier_code(n)},{name},{UNITS[n % len(UNITS)]},{2000 + n % 25}")
+        home = shelving.home(n) or ""
+        lines.append(f"{dossier_code(n)},{name},{UNITS[n % len(UNITS)]},{2000 + n % 25},{home}")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -88,10 +95,15 @@ class Demo:
             for name in created:
                 record(conn, actor="demo", action="user_added", obj=name, detail={"role": name})
             if not conn.execute("SELECT 1 FROM dossiers LIMIT 1").fetchone():
-                report = import_csv(conn, demo_register(), "demo register")
+                places = Locations(self.site)
+                report = import_csv(conn, demo_register(self.site), "demo register", locations=places)
                 record(
                     conn, actor="demo", action="register_import", obj="demo register", detail={"added": report.added}
                 )
+            if not conn.execute("SELECT 1 FROM stocktakes WHERE closed IS NULL LIMIT 1").fetchone():
+                # The simulated keeper takes stock of the east stack's shelves, one now and then (rfid/sim_keeper.py).
+                number = stocktake.start(conn, Locations(self.site), "east-stack", by="demo", at=datetime.now(UTC))
+                record(conn, actor="demo", action="stocktake_started", obj=f"stocktake/{number}")
         finally:
             conn.close()
         self.broker.start()

@@ -117,7 +117,7 @@ def test_ingest_counts_outcomes_and_shows_recent_refusals(client, store):
 
 
 def test_an_unknown_api_route_is_a_404_in_json(client):
-    answer = client.get("/api/dossiers/unknown")
+    answer = client.get("/api/no-such-thing/unknown")
     assert answer.status_code == 404
     assert answer.content_type == "application/json"
     assert answer.json["error"] == "not_found"

@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.alarms import Alarms
 from gateway.climate import RoomControl
+from gateway.doors import Doors
 from hardware.board import Board, pin_factory
 from hardware.clock import Clock
 from hardware.config import Room, SiteConfig
@@ -77,14 +78,18 @@ class Controller:
         }
         # Sampling and commands (on the link's thread) both switch relays: one decision at a time.
         self.lock = threading.Lock()
+        self.doors = self._door_access(site, gateway_id, factory)
         self._wire_doors()
 
     def next_due(self) -> float:
         """When `step` has work next (monotonic seconds)."""
-        return min((s.next_due for s in self.samplers.values()), default=self.clock.monotonic() + 1.0)
+        doors = [self.doors.next_due()] if self.doors else []
+        return min([s.next_due for s in self.samplers.values()] + doors, default=self.clock.monotonic() + 1.0)
 
     def step(self) -> None:
         """Sample every sensor that is due, and decide its room again."""
+        if self.doors:
+            self.doors.tick()  # the doors' own thread does this too: a strike never waits for a sensor
         now = self.clock.monotonic()
         for (room_id, sensor_id), sampler in self.samplers.items():
             if sampler.next_due <= now:
@@ -101,6 +106,8 @@ class Controller:
     def close(self) -> None:
         for sampler in self.samplers.values():
             sampler.close()
+        if self.doors:
+            self.doors.close()
         self.board.close()
 
     # -- sensing ------------------------------------------------------------------------------
@@ -155,8 +162,19 @@ class Controller:
                 contact.when_released = self._door_handler(room, door.id, opened=True)
                 contact.when_pressed = self._door_handler(room, door.id, opened=False)
 
+    def _door_access(self, site: SiteConfig, gateway_id: str, factory: Any) -> Doors | None:
+        """The badge readers, strikes and door alarms of the doors that have them (gateway/doors.py)."""
+        if not any(d.access for room in self.rooms for d in room.doors):
+            return None
+        doors = Doors(site, gateway_id, factory, self.board.door, self.alarms, self.event, self.clock)
+        if self.world is not None:
+            self.world.settle = doors.idle  # a simulated person pulls the door after the gateway has decided
+        return doors
+
     def _door_handler(self, room: Room, door_id: str, *, opened: bool) -> Callable[[], None]:
         def handler() -> None:
+            if self.doors:
+                self.doors.contact_changed(room.id, door_id, opened)
             self.event(
                 "door",
                 room=room.id,

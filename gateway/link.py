@@ -224,7 +224,7 @@ class Link:
             self.stats.commands_refused += 1
             log.warning("refused command: %s", exc)
             return
-        if parsed.kind != "cmd" or self._on_command is None:
+        if parsed.kind not in ("cmd", "permissions") or self._on_command is None:
             return
         try:
             self._on_command(parsed)

@@ -20,13 +20,15 @@ the gateway's clock is not yet set) and `historical` (true when sent from the ba
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 VERSION = 1
 ROOT = "storeroom"
@@ -117,6 +119,8 @@ class DoorState(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     id: Ident
     open: bool
+    locked: bool | None = None
+    """For a door with a strike: whether it is locked now (None: a door that is only watched)."""
 
 
 class RoomState(BaseModel):
@@ -135,6 +139,8 @@ class Birth(_Sequenced):
     name: Text = ""
     software: Text = ""
     rooms: list[RoomState]
+    permissions_version: Annotated[int, Field(ge=1)] | None = None
+    """The version of the permission document the gateway's doors run (None: none yet, every badge refused)."""
 
 
 class Command(_Payload):
@@ -151,6 +157,130 @@ class Ack(_Sequenced):
     detail: Text = ""
 
 
+# -- door access: the permission document (issue 7) ------------------------------------------------
+
+MAX_PERMISSIONS_BYTES = 1024 * 1024
+"""A permission document names every badge of the site: it may be larger than other messages."""
+PERMISSIONS_MAC_CONTEXT = b"storeroom/permissions/v1\n"
+ACCESS_REASONS = (
+    "granted",
+    "exit",
+    "exit_button",
+    "remote_unlock",
+    "unknown_badge",
+    "forged_tag",
+    "unreadable",
+    "not_a_badge",
+    "lost_badge",
+    "user_disabled",
+    "no_permission",
+    "not_yet_valid",
+    "expired",
+    "outside_hours",
+    "waiting_second_person",
+    "visitor_needs_staff",
+    "anti_passback",
+    "no_permissions",
+)
+"""Why a door opened or not: the `reason` of every `access` event (docs/PROTOCOL.md explains each)."""
+
+BadgeNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:_.-]{0,31}$")]
+"""A badge's number: a Wiegand badge's `facility:card`, or the code on a badge tag (docs/TAGS.md)."""
+HolderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class TimeWindow(_Strict):
+    """Weekly hours in the site's time zone: `days` (0 Monday ... 6 Sunday), from `start` until `end`."""
+
+    days: Annotated[list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, max_length=7)]
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if self.end <= self.start:
+            raise ValueError(f"window {self.start}-{self.end}: end must be after start")
+        return self
+
+
+class RoomGrant(_Strict):
+    """Leave to enter one room, between two dates (inclusive, either open) and within weekly hours (none: any time)."""
+
+    room: Ident
+    valid_from: date | None = None
+    valid_until: date | None = None
+    windows: Annotated[list[TimeWindow], Field(max_length=14)] = []
+
+
+class BadgeEntry(_Strict):
+    number: BadgeNumber
+    lost: bool = False
+    """Reported lost or stolen: refused at every door, and the refusal says so."""
+
+
+class Holder(_Strict):
+    """A staff user (id = their dashboard user name) or a visitor badge's holder."""
+
+    id: HolderId
+    name: Text = ""
+    kind: Literal["staff", "visitor"] = "staff"
+    disabled: bool = False
+    badges: Annotated[list[BadgeEntry], Field(max_length=8)] = []
+    grants: Annotated[list[RoomGrant], Field(max_length=64)] = []
+
+
+class RoomRule(_Strict):
+    two_person: bool = False
+    """The door opens only after two different authorised staff badges within `window_s` (双人进库)."""
+    window_s: Annotated[float, Field(ge=5, le=300)] = 30.0
+    anti_passback: bool = False
+    """A badge that entered must leave by the inside reader before it enters again (and cannot leave twice)."""
+
+
+class PermissionDocument(_Payload):
+    """Who may open which door when: published by the dashboard, retained, at `cmd/permissions` of each
+    gateway. `mac` is HMAC-SHA256, keyed by the site's access key, over PERMISSIONS_MAC_CONTEXT and the
+    canonical JSON of every other field (`canonical`)."""
+
+    version: Annotated[int, Field(ge=1)]
+    issued: AwareDatetime
+    issued_by: Text = ""
+    site: Ident
+    rooms: dict[Ident, RoomRule] = {}
+    holders: Annotated[list[Holder], Field(max_length=5000)] = []
+    mac: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = "0" * 64
+
+    def canonical(self) -> bytes:
+        """The signed bytes: sorted keys, no spaces, UTF-8, the `mac` left out."""
+        body = self.model_dump(mode="json", exclude={"mac"})
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def signed(self, key: bytes) -> PermissionDocument:
+        return self.model_copy(update={"mac": _permissions_mac(key, self.canonical())})
+
+    def verify(self, key: bytes) -> bool:
+        return hmac.compare_digest(self.mac, _permissions_mac(key, self.canonical()))
+
+    def holder_of(self, badge: str) -> tuple[Holder, BadgeEntry] | None:
+        for holder in self.holders:
+            for entry in holder.badges:
+                if entry.number == badge:
+                    return holder, entry
+        return None
+
+
+def _permissions_mac(key: bytes, canonical: bytes) -> str:
+    return hmac.new(key, PERMISSIONS_MAC_CONTEXT + canonical, hashlib.sha256).hexdigest()
+
+
+# -- end of door access ------------------------------------------------------------------------------
+
+
 def check_band(low: float, high: float, hysteresis_rh: float) -> None:
     """A humidity band (the `set_band` command's `low` and `high`) a hygrostat with this hysteresis can keep.
 
@@ -162,7 +292,7 @@ def check_band(low: float, high: float, hysteresis_rh: float) -> None:
         raise ValueError(f"band {low}-{high} % RH is narrower than the hysteresis of {hysteresis_rh} % RH")
 
 
-Kind = Literal["status", "birth", "telemetry", "climate", "event", "cmd", "ack"]
+Kind = Literal["status", "birth", "telemetry", "climate", "event", "cmd", "ack", "permissions"]
 _MODELS: dict[str, type[_Payload]] = {
     "status": Status,
     "birth": Birth,
@@ -171,6 +301,7 @@ _MODELS: dict[str, type[_Payload]] = {
     "event": Event,
     "cmd": Command,
     "ack": Ack,
+    "permissions": PermissionDocument,
 }
 
 
@@ -182,7 +313,7 @@ class Message(BaseModel):
     gateway: str
     kind: Kind
     topic: str
-    payload: Status | Birth | Reading | RoomValue | Event | Command | Ack
+    payload: Status | Birth | Reading | RoomValue | Event | Command | Ack | PermissionDocument
 
 
 class Topics:
@@ -213,6 +344,11 @@ class Topics:
 
     def ack(self, name: str) -> str:
         return f"{self.root}/cmd/{name}/ack"
+
+    @property
+    def permissions(self) -> str:
+        """The retained permission document for this gateway's doors (see PermissionDocument)."""
+        return f"{self.root}/cmd/permissions"
 
     @property
     def commands(self) -> str:
@@ -250,6 +386,8 @@ def classify(topic: str) -> tuple[str, str, Kind, dict[str, str]]:
             return site, gateway, "climate", {"room": room}
         case ["event", kind]:
             return site, gateway, "event", {"kind": kind}
+        case ["cmd", "permissions"]:
+            return site, gateway, "permissions", {}
         case ["cmd", name] if _IDENT.fullmatch(name):
             return site, gateway, "cmd", {"command": name}
         case ["cmd", name, "ack"] if _IDENT.fullmatch(name):
@@ -259,9 +397,10 @@ def classify(topic: str) -> tuple[str, str, Kind, dict[str, str]]:
 
 def parse(topic: str, payload: bytes) -> Message:
     """Validate one received message. Raises ProtocolError with a reason code and a readable message."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise ProtocolError("too_large", f"{topic}: payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     site, gateway, kind, details = classify(topic)
+    limit = MAX_PERMISSIONS_BYTES if kind == "permissions" else MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise ProtocolError("too_large", f"{topic}: payload of {len(payload)} bytes exceeds {limit}")
     try:
         document = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -98,6 +98,7 @@ class GatewayService:
             )  # fmt: skip
         self.board = self.controller.board
         self.controls = self.controller.controls
+        self.doors = self.controller.doors
         self.settings = Settings(site.outbox_path(gateway_id).with_name("settings.json"))
         if self.settings.damaged:
             log.error("%s", self.settings.damaged)
@@ -145,6 +146,8 @@ class GatewayService:
         self.link.start()
         self.reader_service.start()
         self.stands.start()
+        if self.doors:
+            self.doors.start()
         if self.keeper:
             self.keeper.start()
         try:
@@ -161,6 +164,8 @@ class GatewayService:
             self.keeper.stop()
         self.stands.stop()
         self.reader_service.stop()
+        if self.doors:
+            self.doors.stop()
         self.link.stop()
         if self.world:
             self.world.stop()
@@ -221,6 +226,8 @@ class GatewayService:
             )
             return
         self.stands.on_tag(event)
+        if self.doors and self.doors.tag(event.reader, event.valid, event.kind, event.code, event.reason):
+            return  # a door's reader: the tag was decided as a badge, an `access` event says how
         what = f"{event.kind} {event.code}" if event.valid else f"invalid tag ({event.reason})"
         self.event(
             "tag_read",
@@ -286,6 +293,32 @@ class GatewayService:
             return True, f"{room}: override ended, the hygrostat decides"
         return True, f"{room}: dehumidifiers {mode} for {minutes:g} min"
 
+    def _unlock(self, args: dict[str, object], by: str) -> tuple[bool, str]:
+        """`unlock` {room, door?, reason}: one strike pulse from the dashboard; the reason goes in the log."""
+        room, door, reason = args.get("room"), args.get("door"), args.get("reason")
+        if not self.doors:
+            return False, "this gateway has no door with a strike"
+        if not isinstance(room, str) or not (door is None or isinstance(door, str)):
+            return False, "room (and door, if given) must be ids"
+        if not isinstance(reason, str) or not reason.strip():
+            return False, "a remote unlock needs a reason"
+        return self.doors.remote_unlock(room, door, by or "?", reason[:200])
+
+    def _on_permissions(self, document: protocol.PermissionDocument) -> None:
+        """The retained permission document: checked, run, kept; acknowledged with the version in force."""
+        if not self.doors:
+            return
+        if self.doors.version == document.version and self.doors.rules.document == document:
+            return  # the retained copy again, on reconnect
+        ok, detail = self.doors.apply(document)
+        self._put(
+            self.topics.ack("permissions"),
+            lambda seq: protocol.Ack(
+                **self._envelope(seq), command="permissions", command_id=f"v{document.version}", ok=ok, detail=detail
+            ),
+        )
+        self._birth(self.link.session)  # the dashboard sees the version in force
+
     def _on_session(self, session: int) -> None:
         """Every new connection starts with a birth: the dashboard learns the whole current state."""
         self._birth(session)
@@ -301,7 +334,12 @@ class GatewayService:
                     for r in room.relays
                 ],
                 doors=[
-                    protocol.DoorState(id=d.id, open=not self.board.door(room.id, d.id).is_pressed) for d in room.doors
+                    protocol.DoorState(
+                        id=d.id,
+                        open=not self.board.door(room.id, d.id).is_pressed,
+                        locked=self.doors.locked(room.id, d.id) if self.doors else None,
+                    )
+                    for d in room.doors
                 ],
                 humidity_band=self.controls[room.id].hygrostat.band,
             )
@@ -315,13 +353,19 @@ class GatewayService:
                 name=self.gateway.name,
                 software=f"storeroom {__version__}",
                 rooms=rooms,
+                permissions_version=self.doors.version if self.doors else None,
             ),
         )
 
     def _on_command(self, message: protocol.Message) -> None:
+        if isinstance(message.payload, protocol.PermissionDocument):
+            self._on_permissions(message.payload)
+            return
         command = message.payload
         name = message.topic.rsplit("/", 1)[-1]
-        if name == "rebirth":
+        if name == "unlock":
+            ok, detail = self._unlock(command.args, command.by)
+        elif name == "rebirth":
             self._birth(self.link.session)
             # The sampling thread may add a sensor's first sample meanwhile: iterate over copies.
             for room_id, control in list(self.controls.items()):

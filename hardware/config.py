@@ -172,10 +172,103 @@ class Relay(_Strict):
     """The tank's size: in the simulation its float switch closes once the unit has removed this much."""
 
 
+# -- door access (issue 7): readers, strike, door inputs --------------------------------------------
+
+
+class WiegandReader(_Strict):
+    """A commercial door reader speaking Wiegand 26 or 34 bits on two GPIO inputs (D0, D1), through a level
+    shifter: the lines idle high (5 V on the reader's side) and pulse low for each bit."""
+
+    kind: Literal["wiegand"] = "wiegand"
+    id: Ident
+    d0_pin: BcmPin
+    d1_pin: BcmPin
+    side: Literal["outside", "inside"] = "outside"
+    """Outside: people badge to enter; inside: to leave (needed for anti-passback)."""
+
+    @model_validator(mode="after")
+    def _two_lines(self) -> WiegandReader:
+        if self.d0_pin == self.d1_pin:
+            raise ValueError(f"d0_pin and d1_pin are both GPIO{self.d0_pin}; a Wiegand reader needs two lines")
+        return self
+
+
+class RfidDoorReader(_Strict):
+    """One of `[[rfid.readers]]` (an MFRC522) used as a door reader for badge tags."""
+
+    kind: Literal["rfid"]
+    id: Ident
+    """The id of the reader in `[[rfid.readers]]`, on the same gateway."""
+    side: Literal["outside", "inside"] = "outside"
+
+
+class Strike(_Strict):
+    """The door's electric strike or magnetic lock, switched by a relay on a GPIO output.
+
+    fail-secure: the strike unlocks only while powered; if the gateway dies or the power goes the door stays
+    locked (egress by the handle inside). fail-safe (a maglock, fire doors): the lock holds only while
+    powered; if the gateway dies or the power goes the door is free. The relay is energised to unlock a
+    fail-secure strike and energised to hold a fail-safe lock."""
+
+    pin: BcmPin
+    active_high: bool = True
+    fail_mode: Literal["fail-secure", "fail-safe"]
+    pulse_s: Annotated[float, Field(ge=1.0, le=30.0)] = 5.0
+    """How long a grant unlocks the door; it locks again after this whatever else happens."""
+    sense_pin: BcmPin | None = None
+    """The lock's status switch, closed to ground while the bolt is locked: a strike that does not follow its
+    relay within `fault_after_s` raises a strike fault (None: not monitored)."""
+    fault_after_s: Annotated[float, Field(ge=0.2, le=10.0)] = 1.0
+
+
+class DoorAccess(_Strict):
+    """Everything at a door besides its contact: readers, strike, buttons and inputs, feedback."""
+
+    strike: Strike
+    readers: Annotated[list[WiegandReader | RfidDoorReader], Field(min_length=1, max_length=2)]
+    exit_button_pin: BcmPin | None = None
+    """Request-to-exit button inside, closing to ground while pressed: unlocks for one pulse."""
+    tamper_pin: BcmPin | None = None
+    """The reader housing's tamper loop, closed to ground while intact; open is a tamper alarm."""
+    emergency_pin: BcmPin | None = None
+    """The fire panel's release contact, closing to ground in an emergency: the door unlocks and an alarm
+    stays raised until it opens again."""
+    buzzer_pin: BcmPin | None = None
+    led_pin: BcmPin | None = None
+    """The reader's buzzer and green LED inputs (driven low or high through a transistor: active high here)."""
+    held_open_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    """A door open longer than this after a grant raises a held-open alarm."""
+
+    @model_validator(mode="after")
+    def _one_reader_a_side(self) -> DoorAccess:
+        sides = [r.side for r in self.readers]
+        if len(set(sides)) != len(sides):
+            raise ValueError("readers: one reader per side of the door (outside, inside)")
+        return self
+
+    def pins(self) -> list[tuple[str, int]]:
+        """(key, pin) of every GPIO the door's access hardware uses."""
+        used = [("strike.pin", self.strike.pin)]
+        if self.strike.sense_pin is not None:
+            used.append(("strike.sense_pin", self.strike.sense_pin))
+        for r in self.readers:
+            if isinstance(r, WiegandReader):
+                used += [(f"readers[{r.id}].d0_pin", r.d0_pin), (f"readers[{r.id}].d1_pin", r.d1_pin)]
+        for key in ("exit_button_pin", "tamper_pin", "emergency_pin", "buzzer_pin", "led_pin"):
+            if getattr(self, key) is not None:
+                used.append((key, getattr(self, key)))
+        return used
+
+
+# -- end of door access ------------------------------------------------------------------------------
+
+
 class Door(_Strict):
     id: Ident
     contact_pin: BcmPin
     """Reed contact, closed (pulled low) while the door is shut."""
+    access: DoorAccess | None = None
+    """Badge readers and a strike (docs/DEPLOY.md); None: a door that is only watched."""
 
 
 class Control(_Strict):
@@ -560,6 +653,7 @@ class SiteConfig(_Strict):
                     f"copy_stands[{i}].reader: {stand.reader!r} is not an RFID reader of gateway {stand.gateway!r}"
                 )
         _unique("copy_stands[].reader", [s.reader for s in self.copy_stands])
+        _door_readers_known(self)
         for gateway in self.gateways:
             readers_here = [r for r in self.rfid.readers if r.gateway == gateway.id]
             stands = [s for s in self.copy_stands if s.gateway == gateway.id]
@@ -604,6 +698,23 @@ def _unique(what: str, ids: list[str]) -> None:
         seen.add(ident)
 
 
+def _door_readers_known(site: SiteConfig) -> None:
+    """A door's `kind = "rfid"` reader is one of `[[rfid.readers]]` on the door's own gateway, used by one door."""
+    by_id = {r.id: r for r in site.rfid.readers}
+    used: dict[str, str] = {}
+    for i, room in enumerate(site.rooms):
+        for door in room.doors:
+            for reader in door.access.readers if door.access else []:
+                if not isinstance(reader, RfidDoorReader):
+                    continue
+                where = f"rooms[{i}].doors[{door.id}].access.readers[{reader.id}]"
+                if reader.id not in by_id or by_id[reader.id].gateway != room.gateway:
+                    raise ValueError(f"{where}: no RFID reader {reader.id!r} on gateway {room.gateway!r}")
+                if reader.id in used:
+                    raise ValueError(f"{where}: reader {reader.id!r} already serves {used[reader.id]}")
+                used[reader.id] = f"{room.id}/{door.id}"
+
+
 def _pins_once(
     gateway_id: str, rooms: list[Room], all_rooms: list[Room], readers: list[RfidReader], stands: list[CopyStand] = ()
 ) -> None:
@@ -625,6 +736,7 @@ def _pins_once(
         used += [("relays", d.id, "pin", d.pin) for d in room.relays]
         used += [("relays", d.id, "tank_full_pin", d.tank_full_pin) for d in room.relays if d.tank_full_pin is not None]
         used += [("doors", d.id, "contact_pin", d.contact_pin) for d in room.doors]
+        used += [("doors", d.id, f"access.{k}", p) for d in room.doors if d.access for k, p in d.access.pins()]
         for section, dev, key, pin in used:
             where = f"rooms[{i}].{section}[{dev}].{key}"
             if pin in owner:

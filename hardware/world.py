@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +45,17 @@ from hardware.background import Background
 from hardware.clock import Clock
 from hardware.config import Relay, Room, Simulation
 from hardware.dht22_model import FAULTS, Fault
+from hardware.door_world import (
+    DEMO_BADGES,
+    FORGOT_S,
+    HOLD_S,
+    PAIR_GAP_S,
+    PULL_AFTER_S,
+    AccessDoor,
+    Badge,
+    People,
+    SwitchPin,
+)
 
 # -- physics constants ---------------------------------------------------------------------------
 
@@ -120,7 +132,7 @@ def dehumidifier_extraction_l_per_day(capacity_l_per_day: float, temperature_c: 
 # -- wiring --------------------------------------------------------------------------------------
 
 
-class ReedContactPin(MockPin):
+class ReedContactPin(SwitchPin):
     """A GPIO input wired through a door's reed contact to ground.
 
     While the contact is closed (door shut) it holds the pin low whatever pull-up a device switches on;
@@ -128,17 +140,10 @@ class ReedContactPin(MockPin):
     asks for its pull-up, reporting every door open until the world said otherwise.
     """
 
-    contact_closed = True
-
-    def _change_state(self, value: bool) -> bool:
-        return super()._change_state(bool(value) and not (self.contact_closed and self.function == "input"))
+    closed = True
 
     def set_contact(self, closed: bool) -> None:
-        self.contact_closed = closed
-        if closed:
-            self.drive_low()
-        elif self.pull == "up":
-            self.drive_high()
+        self.set_closed(closed)
 
 
 def _wire_contact(pins: MockFactory, pin: int) -> MockPin:
@@ -167,6 +172,8 @@ class _Door:
     open: bool = False
     held_open: bool = False
     """Opened by hand (tests, scenarios): the simulated visitors leave it alone until it is closed."""
+    access: AccessDoor | None = None
+    """Its strike, buttons and readers, for a door with access hardware."""
     next_change: float = math.inf
     """When a visitor next opens it (while shut) or closes it behind them (while open)."""
 
@@ -254,6 +261,7 @@ class World(Background):
             for door in self._rooms[room.id].doors.values():
                 self._schedule_visit(door)
         self._faults: dict[tuple[str, str], Fault] = {}
+        self._wire_access(rooms, pins)
         self.drive_pins()
 
     # -- what a sensor or a person sees ------------------------------------------------------
@@ -369,7 +377,7 @@ class World(Background):
         """
         with self._lock:
             while self._now < t:
-                end = min(self._now + MAX_STEP_S, t, *self._door_changes())
+                end = min(self._now + MAX_STEP_S, t, self.people.next_at(), *self._door_changes())
                 if end > self._now:
                     tanks = self._full_tanks()
                     for room in self._rooms.values():
@@ -379,6 +387,7 @@ class World(Background):
                         self.drive_pins()
                 if self._visit_doors():
                     self.drive_pins()
+                self._run_people()
 
     def _run(self) -> None:
         """Follow the clock on the background thread (every 0.1 s of wall time) so doors move on time."""
@@ -460,9 +469,11 @@ class World(Background):
         return [d.next_change for r in self._rooms.values() for d in r.doors.values()]
 
     def _schedule_visit(self, door: _Door) -> None:
-        """Draw when the next visitor opens a shut door, so that openings average the configured rate."""
+        """Draw when the next visitor opens a shut door, so that openings average the configured rate.
+
+        At a door with a strike the visitors are people with badges (`_random_visit`), never a bare opening."""
         rate = self.sim.door_openings_per_hour
-        if rate <= 0 or door.held_open:
+        if rate <= 0 or door.held_open or door.access:
             door.next_change = math.inf
             return
         mean_shut_s = max(MIN_DOOR_SHUT_S, 3600.0 / rate - sum(DOOR_OPEN_S) / 2)
@@ -487,6 +498,192 @@ class World(Background):
     def _set_door(self, room: _Room, door: _Door, is_open: bool) -> None:
         door.open = is_open
         room.open_doors = sum(d.open for d in room.doors.values())
+
+    # -- door access: strikes, buttons, readers, people with badges ----------------------------
+
+    def _wire_access(self, rooms: list[Room], pins: MockFactory) -> None:
+        self.people = People()
+        self.settle: Callable[[], object] | None = None
+        """Called after a badge is presented, to wait until the gateway has decided it (set by the gateway's
+        controller in simulation), so a person pulling the door a moment later finds what it decided."""
+        for room in rooms:
+            for config in room.doors:
+                if config.access is None:
+                    continue
+                door = self._rooms[room.id].doors[config.id]
+                door.access = AccessDoor.wire(config, pins)
+                door.next_change = math.inf
+                self._schedule_random_visit(room.id, door)
+
+    def _access(self, room_id: str, door_id: str) -> tuple[_Room, _Door, AccessDoor]:
+        door = self._door(room_id, door_id)
+        if door.access is None:
+            raise KeyError(f"door {room_id}/{door_id} has no access hardware")
+        return self._rooms[room_id], door, door.access
+
+    def _run_people(self) -> None:
+        for act in self.people.pop_due(self._now):
+            act()
+        for room in self._rooms.values():
+            for door in room.doors.values():
+                if door.access:
+                    door.access.update_sense()
+
+    def door_locked(self, room_id: str, door_id: str) -> bool:
+        with self._lock:
+            return self._access(room_id, door_id)[2].locked
+
+    def door_log(self, room_id: str, door_id: str) -> list[dict]:
+        """What the simulated people met at a door (pulled it locked, forgot to close it, ...)."""
+        with self._lock:
+            return list(self._access(room_id, door_id)[2].log)
+
+    def present_badge(
+        self, room_id: str, door_id: str, badge: Badge, side: str = "outside", *, flip: int | None = None
+    ) -> None:
+        """Hold a badge to the door's Wiegand reader on `side` (a bit flipped: a garbled read)."""
+        with self._lock:
+            _, _, access = self._access(room_id, door_id)
+            if side not in access.readers:
+                raise KeyError(f"door {room_id}/{door_id} has no Wiegand reader {side}")
+            access.readers[side].present(badge.facility, badge.card, badge.bits, flip=flip)
+            access.log.append({"t": self._now, "did": "badge", "who": badge.holder, "side": side})
+        if self.settle:
+            self.settle()
+
+    def pull_door(self, room_id: str, door_id: str, who: str = "") -> bool:
+        """Someone pulls the door: it opens if its strike is unlocked. True if it opened."""
+        with self._lock:
+            room, door, access = self._access(room_id, door_id)
+            access.update_sense()
+            if access.locked:
+                access.log.append({"t": self._now, "did": "pulled a locked door", "who": who})
+                return False
+            self._set_door(room, door, True)
+            access.log.append({"t": self._now, "did": "opened", "who": who})
+            self.drive_pins()
+            return True
+
+    def _shut(self, room_id: str, door_id: str) -> None:
+        """A person closes the door (inside the world's step: no advancing)."""
+        room, door, _ = self._access(room_id, door_id)
+        door.held_open = False
+        self._set_door(room, door, False)
+        self.drive_pins()
+
+    def force_door(self, room_id: str, door_id: str) -> None:
+        """Open a door whatever its lock says (a crowbar, a latch taped over) and leave it to `close_door`."""
+        self.open_door(room_id, door_id)
+
+    def _flip(self, room_id: str, door_id: str, which: str, *closed: bool) -> None:
+        with self._lock:
+            switch = getattr(self._access(room_id, door_id)[2], which)
+            if switch is None:
+                raise KeyError(f"door {room_id}/{door_id} has no {which.replace('_', ' ')} input")
+            for state in closed:
+                switch.set_closed(state)
+
+    def press_exit(self, room_id: str, door_id: str) -> None:
+        """Press and release the request-to-exit button."""
+        self._flip(room_id, door_id, "exit_button", True, False)
+
+    def set_tamper(self, room_id: str, door_id: str, intact: bool) -> None:
+        """The reader's tamper loop: closed while the housing is intact."""
+        self._flip(room_id, door_id, "tamper", intact)
+
+    def set_emergency(self, room_id: str, door_id: str, active: bool) -> None:
+        """The fire panel's release contact: closed during an emergency."""
+        self._flip(room_id, door_id, "emergency", active)
+
+    def jam_strike(self, room_id: str, door_id: str, locked: bool | None) -> None:
+        """Stick a strike locked (True) or unlocked (False) whatever its relay says; None repairs it."""
+        with self._lock:
+            _, _, access = self._access(room_id, door_id)
+            access.jammed = locked
+            access.update_sense()
+
+    def visit(
+        self,
+        room_id: str,
+        door_id: str,
+        badges: list[Badge],
+        *,
+        at: float | None = None,
+        stay_s: float = 600.0,
+        forget_to_close: bool = False,
+        leave_by: str = "button",
+    ) -> None:
+        """People badge in (one after another), pull the door, go in, close it (or forget to), and after
+        `stay_s` leave by the exit button or badging at the inside reader (`leave_by`: button, badge)."""
+        with self._lock:
+            self._access(room_id, door_id)
+            start = self._now if at is None else at
+            names = "+".join(b.holder for b in badges)
+            for i, badge in enumerate(badges):
+                self.people.at(start + i * PAIR_GAP_S, lambda b=badge: self.present_badge(room_id, door_id, b))
+            pull = start + (len(badges) - 1) * PAIR_GAP_S + PULL_AFTER_S
+
+            def enter() -> None:
+                if not self.pull_door(room_id, door_id, names):
+                    return
+                self.people.at(self._now + (FORGOT_S if forget_to_close else HOLD_S), shut)
+                self.people.at(self._now + stay_s, leave)
+
+            def shut() -> None:
+                if forget_to_close:
+                    self._access(room_id, door_id)[2].log.append({"t": self._now, "did": "forgot", "who": names})
+                self._shut(room_id, door_id)
+
+            def leave() -> None:
+                if leave_by == "badge":
+                    for i, badge in enumerate(badges):
+                        self.people.at(
+                            self._now + i * PAIR_GAP_S,
+                            lambda b=badge: self.present_badge(room_id, door_id, b, "inside"),
+                        )
+                    wait = (len(badges) - 1) * PAIR_GAP_S + PULL_AFTER_S
+                else:
+                    self.press_exit(room_id, door_id)
+                    wait = PULL_AFTER_S
+
+                def out() -> None:
+                    if self.pull_door(room_id, door_id, names):
+                        self.people.at(self._now + HOLD_S, lambda: self._shut(room_id, door_id))
+
+                self.people.at(self._now + wait, out)
+
+            self.people.at(pull, enter)
+
+    def _schedule_random_visit(self, room_id: str, door: _Door) -> None:
+        """Staff come to a door with a strike at the configured rate: mostly in pairs, now and then with a
+        visitor, alone, or a stranger's badge; one in twenty forgets to close the door."""
+        rate = self.sim.door_openings_per_hour
+        if rate <= 0:
+            return
+        when = self._now + door.rng.expovariate(rate / 3600.0)
+
+        def come() -> None:
+            staff = [b for b in DEMO_BADGES if b.facility == 12]
+            draw = door.rng.random()
+            if draw < 0.55:
+                party = door.rng.sample(staff, 2)
+            elif draw < 0.7:
+                party = [next(b for b in DEMO_BADGES if b.holder == "visitor-1"), door.rng.choice(staff)]
+            elif draw < 0.9:
+                party = [door.rng.choice(staff)]
+            else:
+                party = [next(b for b in DEMO_BADGES if b.holder == "stranger")]
+            if not door.open:
+                self.visit(
+                    room_id,
+                    door.id,
+                    party,
+                    stay_s=door.rng.uniform(120, 900),
+                    forget_to_close=door.rng.random() < 0.05,
+                )
+            self._schedule_random_visit(room_id, door)
+
+        self.people.at(when, come)
 
     # -- pins and lookups ------------------------------------------------------------------
 

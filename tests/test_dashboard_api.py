@@ -67,7 +67,10 @@ def test_every_configured_room_is_listed_before_any_message(client):
     )
     assert (east["temperature_c"], east["humidity_rh"], east["age_s"], east["stale"]) == (None, None, None, True)
     assert east["relays"] == [{"id": "dehum-1", "type": "dehumidifier", "on": None, "changed": None}]
-    assert east["doors"] == [{"id": "main-door", "type": None, "open": None, "changed": None}]
+    assert east["doors"] == [
+        {"id": "entrance", "type": None, "open": None, "changed": None},
+        {"id": "main-door", "type": None, "open": None, "changed": None},
+    ]
 
 
 def test_a_fresh_reading_is_shown_with_its_age(client, store):

@@ -373,7 +373,10 @@ def test_configured_rooms_and_gateways_are_shown_before_any_message(store, site)
     east = rooms[0]
     assert (east["temperature_c"], east["humidity_rh"], east["age_s"], east["stale"]) == (None, None, None, True)
     assert east["relays"] == [{"id": "dehum-1", "type": "dehumidifier", "on": None, "changed": None}]
-    assert east["doors"] == [{"id": "main-door", "type": None, "open": None, "changed": None}]
+    assert east["doors"] == [
+        {"id": "entrance", "type": None, "open": None, "changed": None},
+        {"id": "main-door", "type": None, "open": None, "changed": None},
+    ]
     assert [(g["id"], g["name"], g["state"]) for g in store.gateways(TS)] == [
         ("gw-east", "East stack gateway", "unknown"),
         ("gw-west", "West stack gateway", "unknown"),

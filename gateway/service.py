@@ -19,6 +19,7 @@ from gateway.link import Link
 from gateway.outbox import Outbox
 from gateway.settings import Settings
 from gateway.timesync import clock_synced
+from gateway.uploads import PageUploads
 from hardware.clock import Clock, SimClock, WallClock
 from hardware.config import SiteConfig
 from rfid.keys import RfidKeyError
@@ -102,6 +103,8 @@ class GatewayService:
             on_session=self._on_session,
             on_command=self._on_command,
         )
+        # Dossier pages from the copy stand: `self.uploads.submit_page(...)` queues one; files go over HTTP.
+        self.uploads = PageUploads(site, gateway_id, self.event, self.clock, password=password)
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -124,6 +127,7 @@ class GatewayService:
         if self.world:
             self.world.start()
         self.link.start()
+        self.uploads.start()
         self.reader_service.start()
         if self.keeper:
             self.keeper.start()
@@ -140,6 +144,7 @@ class GatewayService:
         if self.keeper:
             self.keeper.stop()
         self.reader_service.stop()
+        self.uploads.close()
         self.link.stop()
         if self.world:
             self.world.stop()

@@ -125,6 +125,18 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def queued(path: Path) -> list[Queued]:
+    """The files waiting in the queue at `path` (uploads.db), read as another process would."""
+    if not Path(path).exists():
+        return []
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+        try:
+            rows = db.execute("SELECT id, sha256, bytes, name, dossier, page, kind FROM files ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # the tables are not made yet
+            return []
+    return [Queued(*row) for row in rows]
+
+
 class PageUploads(Background):
     """The queue of page files of one gateway and the thread that uploads them. Safe to share between threads."""
 
@@ -159,6 +171,7 @@ class PageUploads(Background):
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
         self._db = conn
+        self._tidy_spool()
         self._resend_events()
 
     # -- queueing (called by the copy-stand session) ------------------------------------------------
@@ -193,7 +206,10 @@ class PageUploads(Background):
         except (KeyError, TypeError, ValueError) as exc:
             raise UploadError(f"{folder}: page entry {str(entry)[:200]}: {type(exc).__name__}: {exc}") from None
         data = protocol.page_data(record)
-        protocol.read_page(data)  # what the dashboard will check, checked here first
+        try:
+            protocol.read_page(data)  # what the dashboard will check, checked here first
+        except protocol.ProtocolError as exc:
+            raise UploadError(f"{folder}: page {record.page}: {exc}") from None
         verdict = "ok" if record.qc_ok else "retake: " + ", ".join(n for n, c in record.checks.items() if not c.ok)
         fields = {"message": f"{dossier} page {record.page}: {verdict}"[:500], "data": data}
         self._queue(record.files, dossier, record.page, "page", fields, folder)
@@ -219,7 +235,10 @@ class PageUploads(Background):
         }
         scan = protocol.DossierScan(dossier=dossier, pages=int(pdf.get("pages") or len(manifest["pages"])), files=files)
         data = protocol.dossier_scan_data(scan)
-        protocol.read_dossier_scan(data)
+        try:
+            protocol.read_dossier_scan(data)
+        except protocol.ProtocolError as exc:
+            raise UploadError(f"{folder}: {exc}") from None
         fields = {"message": f"{dossier}: {scan.pages} page(s) scanned", "data": data}
         self._queue(files, dossier, None, "dossier_scanned", fields, folder)
 
@@ -299,6 +318,14 @@ class PageUploads(Background):
         with self._lock:
             self._db.execute("DELETE FROM events WHERE id = ?", (event_id,))
 
+    def _tidy_spool(self) -> None:
+        """Remove what no queued file needs: links left by a page refused while it was being queued, or by a crash."""
+        with self._lock:
+            needed = {sha for (sha,) in self._db.execute("SELECT DISTINCT sha256 FROM files")}
+        for path in self.spool.iterdir():
+            if path.name not in needed:
+                path.unlink(missing_ok=True)
+
     def _resend_events(self) -> None:
         """Events recorded with their files but not handed to the outbox before a crash: hand them over now."""
         with self._lock:
@@ -370,6 +397,8 @@ class PageUploads(Background):
             session.close()
 
     def _done(self, item: Queued) -> None:
+        # The link goes with the last row that needs it. A page queued again later with the same file finds it
+        # complete at the dashboard and needs no link.
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM files WHERE id = ?", (item.id,))
             still = self._db.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1", (item.sha256,)).fetchone()

@@ -98,7 +98,9 @@ class Demo:
         self._spawn("dashboard", "dashboard", "serve", "--broker", broker, "--listen", f"127.0.0.1:{self.listen_port}")
         wait_for_http(self.dashboard_url, 60, self.children["dashboard"])
         for gateway in self.site.gateway_ids:
-            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker)
+            # Page files go to the dashboard where it really listens (another port if 8080 was taken).
+            dashboard = self.dashboard_url.rstrip("/")
+            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker, "--dashboard", dashboard)
         return created
 
     @property

@@ -112,7 +112,8 @@ class PageFiles:
                     left -= len(block)
             finally:  # what arrived of a broken piece is kept: the next piece continues after it
                 out.flush()
-                os.fsync(out.fileno())
+        # No fsync per piece: after a power cut the partial copy may be short (the gateway resends from its
+        # end) or hold garbage (the hash check at the end refuses it, and the gateway sends the file again).
         return part.stat().st_size
 
     def finish(self, sha: str, length: int) -> str | None:
@@ -126,9 +127,16 @@ class PageFiles:
         if found != sha:
             part.unlink(missing_ok=True)
             return found
+        with part.open("rb+") as f:
+            os.fsync(f.fileno())  # a file the gateway is told is here must survive a power cut
         target = self.path(sha)
         target.parent.mkdir(exist_ok=True)
         os.replace(part, target)
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return None
 
 

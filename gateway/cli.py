@@ -131,3 +131,5 @@ def uploads(config_path: str, gateway_id: str | None) -> None:
     for q in waiting:
         where = f"page {q.page}" if q.page is not None else "dossier"
         click.echo(f"  {q.dossier} {where} {q.kind} {q.name} {q.bytes} bytes sha256 {q.sha256}")
+        if q.attempts:
+            click.echo(f"    tried {q.attempts} time(s); last: {q.last_error}")

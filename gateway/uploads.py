@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS files (
     dossier TEXT NOT NULL,
     page INTEGER,
     kind TEXT NOT NULL,
-    queued REAL NOT NULL
+    queued REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,6 +101,12 @@ class Queued:
     dossier: str
     page: int | None
     kind: str
+    attempts: int = 0
+    """Tries that failed so far (the dashboard unreachable, or it refused the file)."""
+    last_error: str = ""
+
+
+QUEUED_COLUMNS = "id, sha256, bytes, name, dossier, page, kind, attempts, last_error"
 
 
 class _Unreachable(Exception):
@@ -131,7 +139,7 @@ def queued(path: Path) -> list[Queued]:
         return []
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
         try:
-            rows = db.execute("SELECT id, sha256, bytes, name, dossier, page, kind FROM files ORDER BY id").fetchall()
+            rows = db.execute(f"SELECT {QUEUED_COLUMNS} FROM files ORDER BY id").fetchall()
         except sqlite3.OperationalError:  # the tables are not made yet
             return []
     return [Queued(*row) for row in rows]
@@ -245,9 +253,7 @@ class PageUploads(Background):
     def pending(self) -> list[Queued]:
         """The files not yet at the dashboard, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, sha256, bytes, name, dossier, page, kind FROM files ORDER BY id"
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {QUEUED_COLUMNS} FROM files ORDER BY id").fetchall()
         return [Queued(*row) for row in rows]
 
     def close(self) -> None:
@@ -373,6 +379,7 @@ class PageUploads(Background):
                 except _Unreachable as exc:
                     self.stats.retries += 1
                     self.stats.last_error = str(exc)
+                    self._failed(item, str(exc))
                     log.warning("dashboard unreachable (%s); %d file(s) wait, next try in %.1f s", exc, len(due), delay)
                     self._stop.wait(delay * random.uniform(0.8, 1.2))
                     delay = min(delay * 2, self.settings.retry_max_s)
@@ -380,6 +387,7 @@ class PageUploads(Background):
                 except _Refused as exc:
                     self.stats.refused += 1
                     self.stats.last_error = str(exc)
+                    self._failed(item, str(exc))
                     _, last = not_before.get(item.id, (0.0, self.settings.retry_s / 2))
                     wait = min(last * 2, self.settings.retry_max_s)
                     not_before[item.id] = (time.monotonic() + wait, wait)
@@ -387,6 +395,7 @@ class PageUploads(Background):
                     continue
                 except OSError as exc:  # the spool file itself: disk trouble on the gateway
                     self.stats.last_error = f"{item.sha256}: {exc}"
+                    self._failed(item, f"the queued copy: {exc}")
                     not_before[item.id] = (time.monotonic() + self.settings.retry_max_s, self.settings.retry_max_s)
                     log.error("cannot read the queued file %s of %s: %s", item.name, item.dossier, exc)
                     continue
@@ -395,6 +404,13 @@ class PageUploads(Background):
                 self._done(item)
         finally:
             session.close()
+
+    def _failed(self, item: Queued, error: str) -> None:
+        """Note a failed try on the file's row, for `storeroom gateway uploads` to show why it waits."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE files SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], item.id)
+            )
 
     def _done(self, item: Queued) -> None:
         # The link goes with the last row that needs it. A page queued again later with the same file finds it

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from dashboard.app import create_app
 from tests.page_support import DOSSIER, copy_dossier, entry
-from tests.support import add_user, login, login_page, wait_until
+from tests.support import add_user, csrf_token, login, login_page, wait_until
 from tests.test_dashboard_page import WebServer, browser, free_port  # noqa: F401  (browser: a fixture)
 from tests.test_openapi import SPEC
 from tests.test_page_uploads import Events, made, uploads_for  # noqa: F401  (made: the session's dossier)
@@ -168,3 +168,14 @@ def test_in_chromium_a_keeper_is_refused(server, browser):  # noqa: F811
     expect(page.locator("body")).not_to_contain_text(DOSSIER + " ")
     assert page.locator("ol.page-list").count() == 0
     page.close()
+
+
+def test_an_archivist_who_chooses_english_reads_the_pages_in_english(server):
+    client = server.app.test_client()
+    login(client, "ann")
+    token = csrf_token(client.get(f"/dossiers/{DOSSIER}/pages").get_data(as_text=True))
+    client.post("/language", data={"csrf_token": token, "language": "en", "next": "/"})
+    listed = visible_text(client.get(f"/dossiers/{DOSSIER}/pages").get_data(as_text=True))
+    assert "Scanned pages" in listed and "Retake advised: Sharpness" in listed and "数字化" not in listed
+    large = visible_text(client.get(f"/dossiers/{DOSSIER}/pages/2").get_data(as_text=True))
+    assert "Page 2 of 3" in large and "blurred: hold the camera still and check focus" in large

@@ -68,6 +68,7 @@ def test_pages_reach_the_dashboard_through_an_outage_of_broker_and_dashboard(sit
             )  # fmt: skip
             assert f"{DOSSIER} page 3 master 0003.png" in listing.stdout
             assert "file(s) waiting" in listing.stdout
+            assert "time(s); last: " in listing.stdout and "ConnectionError" in listing.stdout
             broker.start()
             web.start()
             proxy.delay_s = 0.0

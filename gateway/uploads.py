@@ -399,6 +399,16 @@ class PageUploads(Background):
                     not_before[item.id] = (time.monotonic() + self.settings.retry_max_s, self.settings.retry_max_s)
                     log.error("cannot read the queued file %s of %s: %s", item.name, item.dossier, exc)
                     continue
+                except sqlite3.ProgrammingError:
+                    if self._stop.is_set():  # closed under a request that outlived stop(): the row stays queued
+                        return
+                    raise
+                except Exception as exc:  # a bug of ours, or an answer nobody foresaw: this file waits, others go
+                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                    self._failed(item, self.stats.last_error)
+                    not_before[item.id] = (time.monotonic() + self.settings.retry_max_s, self.settings.retry_max_s)
+                    log.exception("uploading %s of %s failed unexpectedly", item.name, item.dossier)
+                    continue
                 not_before.pop(item.id, None)
                 delay = self.settings.retry_s
                 self._done(item)
@@ -434,17 +444,22 @@ class PageUploads(Background):
     @staticmethod
     def _explain(response: requests.Response) -> str:
         try:
-            return f"HTTP {response.status_code}: {response.json().get('message', '')}"
+            body = response.json()
         except ValueError:
-            return f"HTTP {response.status_code}: {response.text[:200]}"
+            body = None
+        message = body.get("message") if isinstance(body, dict) else None
+        return f"HTTP {response.status_code}: {message or response.text[:200]!r}"
 
     def _upload(self, session: requests.Session, item: Queued) -> bool:
         """Send one file from where the dashboard's copy ends: True once the dashboard has it, verified; False
         if stopped first."""
         answer = self._request(session, "GET", item.sha256)
-        if answer.status_code != 200:
+        try:
+            state = answer.json() if answer.status_code == 200 else None
+        except ValueError:
+            state = None
+        if not isinstance(state, dict):
             raise _Refused(self._explain(answer))
-        state = answer.json()
         if state.get("complete"):
             self.stats.already_there += 1
             log.info("%s %s of %s: the dashboard has it already", item.kind, item.name, item.dossier)

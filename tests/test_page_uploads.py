@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 
@@ -16,12 +17,13 @@ from dashboard.app import create_app
 from dashboard.page_files import PageFiles
 from dashboard.store import Store
 from gateway import protocol
-from gateway.uploads import PageUploads, UploadError
+from gateway.uploads import PageUploads, UploadError, queued
 from hardware.broker import read_password
 from tests.page_support import DOSSIER, copy_dossier, entry, make_page
 from tests.proxy import Proxy
 from tests.support import add_user, login, wait_until
 from tests.test_dashboard_page import WebServer, free_port
+from tests.test_openapi import SPEC
 from vision import outputs
 
 EAST = protocol.Topics("demo", "gw-east")
@@ -264,6 +266,17 @@ def test_a_page_whose_file_changed_since_the_manifest_is_refused_at_once(site, e
     uploads.close()
 
 
+def test_a_wrong_upload_url_keeps_the_files_queued_with_a_clear_error(site, server, events, root):
+    uploads = uploads_for(site, server.url + "not-the-dashboard", events)
+    uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    uploads.start()
+    wait_until(lambda: uploads.pending()[0].attempts >= 2, what="the first file tried twice")
+    uploads.close()
+    waiting = queued(uploads.path)
+    assert [q.kind for q in waiting] == ["access", "master"], "nothing is dropped"
+    assert waiting[0].last_error.startswith("HTTP 404: ")
+
+
 # -- the upload endpoints, asked directly -------------------------------------------------------------
 
 
@@ -312,6 +325,10 @@ def test_bad_upload_requests_are_refused_with_a_clear_error(site, server, gatewa
     assert patch(server, sha, body[:1000], gateway_auth, length=len(body)).headers["Upload-Offset"] == "1000"
     state = requests.get(f"{server.url}api/uploads/{sha}", auth=gateway_auth, timeout=10).json()
     assert state == {"sha256": sha, "offset": 1000, "length": len(body), "complete": False}
+    components = {"components": SPEC["components"]}
+    jsonschema.validate(state, {"$ref": "#/components/schemas/UploadState", **components})
+    for answer, _, _ in cases:
+        jsonschema.validate(answer.json(), {"$ref": "#/components/schemas/Error", **components})
     done = patch(server, sha, body[1000:], gateway_auth, offset=1000, length=len(body))
     assert done.status_code == 200 and done.json()["complete"] is True
     head = requests.head(f"{server.url}api/uploads/{sha}", auth=gateway_auth, timeout=10)

@@ -40,6 +40,14 @@ UPLOAD_CONTENT_TYPE = "application/offset+octet-stream"
 BLOCK = 1 << 16
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Busy(Exception):
     """Another request is writing the same file right now."""
 
@@ -119,11 +127,7 @@ class PageFiles:
     def finish(self, sha: str, length: int) -> str | None:
         """Hash the complete partial copy: keep it under its name (None) or drop it (the hash it really has)."""
         part = self._partial(sha, length)
-        digest = hashlib.sha256()
-        with part.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        found = digest.hexdigest()
+        found = sha256_of(part)
         if found != sha:
             part.unlink(missing_ok=True)
             return found
@@ -138,6 +142,12 @@ class PageFiles:
         finally:
             os.close(fd)
         return None
+
+    def verify(self) -> Iterator[tuple[str, str | None]]:
+        """Every file kept, hashed again: (its name, None if intact, else the SHA-256 it has now)."""
+        for path in sorted((self.root / "files").glob("*/*")):
+            found = sha256_of(path)
+            yield path.name, None if found == path.name else found
 
 
 def page_files() -> PageFiles:

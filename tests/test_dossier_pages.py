@@ -6,8 +6,11 @@ their events through the ingest and their files over HTTP to the dashboard under
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import jsonschema
@@ -179,3 +182,22 @@ def test_an_archivist_who_chooses_english_reads_the_pages_in_english(server):
     assert "Scanned pages" in listed and "Retake advised: Sharpness" in listed and "数字化" not in listed
     large = visible_text(client.get(f"/dossiers/{DOSSIER}/pages/2").get_data(as_text=True))
     assert "Page 2 of 3" in large and "blurred: hold the camera still and check focus" in large
+
+
+def test_the_command_line_verifies_every_kept_file_and_names_an_altered_one(site, server):
+    command = [sys.executable, "-m", "storeroom", "dashboard", "pages", "verify", "--config", str(site.source)]
+    answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert answer.returncode == 0, answer.stderr
+    assert "8 file(s) intact, 0 altered, 0 named by pages but not uploaded yet" in answer.stdout
+    damaged = next(p for p in (site.pages_store / "files").glob("*/*") if p.name == master_sha(site, 2))
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"\0")
+    answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert answer.returncode == 1
+    assert f"ALTERED {damaged.name}" in answer.stdout and f"{DOSSIER} page 2 master" in answer.stdout
+    assert "7 file(s) intact, 1 altered" in answer.stdout
+
+
+def master_sha(site, number: int) -> str:
+    with sqlite3.connect(site.dashboard_database) as db:
+        (files,) = db.execute("SELECT files FROM pages WHERE page = ?", (number,)).fetchone()
+    return json.loads(files)["master"]["sha256"]

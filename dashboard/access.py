@@ -6,11 +6,15 @@ never check roles themselves.
 
 A request is authenticated by its session (a login through the form) or, for programs, by an
 `Authorization: Bearer <token>` header. Tokens are read-only: they work for GET requests only.
+Gateways (never people) authenticate with HTTP Basic, their id and their broker password, and have the
+role `gateway`, which RULES grants only the page-file uploads.
 Sessions end after `dashboard.session_idle_minutes` without a request.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import logging
 import time
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from flask_babel import gettext
 from dashboard.audit import record
 from dashboard.connection import people
 from dashboard.users import ROLES, User, Users
+from hardware.broker import BrokerError, read_password
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,11 @@ DOSSIER_READERS = frozenset({"keeper", "archivist"})
 """Who finds dossiers and sees where they are: keepers fetch and shelve them, archivists serve requests."""
 STOCKTAKE_READERS = frozenset({"keeper", "archivist", "auditor"})
 """Who reads stocktakes and their reports; keepers alone start and close them."""
+GATEWAY_ROLE = "gateway"
+GATEWAYS = frozenset({GATEWAY_ROLE})
+"""The site's gateways themselves (HTTP Basic with their broker account), not a role a person can have."""
+ARCHIVISTS = frozenset({"archivist"})
+"""Dossier pages are personal data: only archivists see them, and every view is audited."""
 
 RULES: dict[str, frozenset[str]] = {
     "static": PUBLIC,  # styles and scripts only; no data is ever a static file
@@ -72,6 +82,14 @@ RULES: dict[str, frozenset[str]] = {
     "stocktake_api.one_json": STOCKTAKE_READERS,
     "stocktakes.start": frozenset({"keeper"}),
     "stocktakes.close": frozenset({"keeper"}),
+    # dossier pages from the copy stand
+    "uploads.status": GATEWAYS,
+    "uploads.append": GATEWAYS,
+    "pages.pages": ARCHIVISTS,
+    "pages.page": ARCHIVISTS,
+    "pages.page_file": ARCHIVISTS,
+    "pages.pdf": ARCHIVISTS,
+    "pages.api_pages": ARCHIVISTS,
 }
 
 
@@ -109,9 +127,34 @@ def audit(action: str, obj: str = "", **detail: object) -> None:
     record(people(), actor=actor, action=action, obj=obj, remote=remote(), detail=detail or None)
 
 
+def _gateway(header: str) -> Visitor | None:
+    """A gateway by HTTP Basic: its id and the broker password in `<secrets>/<gateway>.password`."""
+    try:
+        name, _, password = (
+            base64.b64decode(header.removeprefix("Basic ").strip(), validate=True).decode().partition(":")
+        )
+    except (ValueError, UnicodeDecodeError):
+        return None
+    site = current_app.config["SITE"]
+    if name not in site.gateway_ids:
+        log.warning("refused HTTP credentials of %r from %s: not a gateway of the site", name[:40], remote())
+        return None
+    try:
+        expected = read_password(site, name)
+    except BrokerError as exc:
+        log.error("cannot check gateway %s: %s", name, exc)
+        return None
+    if not hmac.compare_digest(password.encode(), expected.encode()):
+        log.warning("refused HTTP credentials of gateway %s from %s: wrong password", name, remote())
+        return None
+    return Visitor(User(0, f"gateway:{name}", GATEWAY_ROLE, False), by_token=False)
+
+
 def _identify() -> Visitor | None:
-    users = Users(people())
     header = request.headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        return _gateway(header)
+    users = Users(people())
     if header.startswith("Bearer "):
         user = users.by_token(header.removeprefix("Bearer ").strip())
         return Visitor(user, by_token=True) if user else None

@@ -38,6 +38,8 @@ from dashboard import (
     dossiers,
     formatting,
     overview,
+    page_files,
+    page_views,
     rooms,
     scans,
     stocktake_views,
@@ -82,7 +84,9 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
     connection.init_app(app)
     translations.init_app(app)
     access.init_app(app)  # before CSRF: who may do something is decided before how the request was made
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(page_files.bp)  # gateways, by HTTP Basic: no session cookie a forged form could ride on
+    page_files.init_app(app)
     formatting.init_app(app)
     for blueprint in (
         auth.bp,
@@ -99,6 +103,8 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         dossiers.api,
         stocktake_views.bp,
         stocktake_views.api,
+        page_files.bp,
+        page_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -287,6 +287,53 @@ def user_link(name: str, code: str, relation: str, remove: bool, config_path: st
     click.echo(f"{name}: {'unlinked from' if remove else relation + ' of'} {code}")
 
 
+@dashboard.group()
+def pages() -> None:
+    """Dossier pages from the copy stands: the files the dashboard keeps."""
+
+
+@pages.command("verify")
+@config_option
+def pages_verify(config_path: str) -> None:
+    """Hash every page file the dashboard keeps against its name, and count the files still on their way.
+
+    Exits 1 if a file no longer has the SHA-256 it was stored under (altered or damaged on disk), naming it
+    and the pages it belongs to.
+
+    Example: storeroom dashboard pages verify --config hardware/configs/demo.toml
+    """
+    import json
+    import sqlite3
+
+    from dashboard.page_files import PageFiles
+
+    site = load_or_exit(config_path)
+    files = PageFiles(site.pages_store)
+    owners: dict[str, list[str]] = {}
+    if site.dashboard_database.exists():
+        with sqlite3.connect(f"file:{site.dashboard_database}?mode=ro", uri=True, timeout=10) as db:
+            for dossier, page, listed in db.execute("SELECT dossier, page, files FROM pages ORDER BY dossier, page"):
+                for kind, ref in json.loads(listed).items():
+                    owners.setdefault(ref["sha256"], []).append(f"{dossier} page {page} {kind}")
+            for dossier, listed in db.execute("SELECT dossier, files FROM dossier_scans ORDER BY dossier"):
+                for kind, ref in json.loads(listed).items():
+                    owners.setdefault(ref["sha256"], []).append(f"{dossier} {kind}")
+    intact = altered = 0
+    for name, found in files.verify():
+        if found is None:
+            intact += 1
+            continue
+        altered += 1
+        belongs = "; ".join(owners.get(name, [])) or "no page names it"
+        click.echo(f"ALTERED {name}: its content has SHA-256 {found} ({belongs})")
+    waiting = sum(1 for sha in owners if not files.has(sha))
+    click.echo(
+        f"{intact} file(s) intact, {altered} altered, {waiting} named by pages but not uploaded yet ({files.root})"
+    )
+    if altered:
+        raise SystemExit(1)
+
+
 @click.group()
 def audit() -> None:
     """The dashboard's tamper-evident audit trail."""

@@ -136,7 +136,11 @@ def dossier(code: str) -> str | Response:
     except Barred:
         reason = _("Nobody may consult their own dossier or a relative's.")
         return Response(render_template("forbidden.html", reason=reason), status=403)
-    return render_template("dossier.html", dossier=found, plan=_plan(found), states=state_labels())
+    site = current_app.config["SITE"].site.id
+    (pages,) = (
+        store().db.conn.execute("SELECT count(*) FROM pages WHERE site = ? AND dossier = ?", (site, code)).fetchone()
+    )
+    return render_template("dossier.html", dossier=found, plan=_plan(found), states=state_labels(), pages=pages)
 
 
 def state_labels() -> dict[str, str]:

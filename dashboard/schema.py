@@ -298,6 +298,44 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX dossiers_by_unit ON dossiers (unit)",
         ],
     ),
+    # -- dossier pages from the copy stand (migrations 10-19) ------------------------------------------
+    (
+        10,
+        "dossier pages from the copy stand (the `page` event) and each dossier's PDF and manifest",
+        [
+            # The current version of each page: a retake replaces the row (the events table keeps every
+            # version). `files` and `checks` are JSON: {kind: {sha256, bytes, name}}, {name: {ok, value, limit,
+            # reason}}. The files themselves are on disk by SHA-256 (dashboard/page_files.py).
+            """CREATE TABLE pages (
+                site TEXT NOT NULL,
+                dossier TEXT NOT NULL,
+                page INTEGER NOT NULL,
+                gateway TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                ts TEXT NOT NULL,
+                received TEXT NOT NULL,
+                captured TEXT NOT NULL,
+                device TEXT NOT NULL,
+                dpi REAL NOT NULL,
+                qc_ok INTEGER NOT NULL,
+                checks TEXT NOT NULL,
+                files TEXT NOT NULL,
+                retakes INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (site, dossier, page)
+            )""",
+            """CREATE TABLE dossier_scans (
+                site TEXT NOT NULL,
+                dossier TEXT NOT NULL,
+                gateway TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                ts TEXT NOT NULL,
+                received TEXT NOT NULL,
+                pages INTEGER NOT NULL,
+                files TEXT NOT NULL,
+                PRIMARY KEY (site, dossier)
+            )""",
+        ],
+    ),
     # -- Dossier tracking (issue 8): migrations 20-29 ----------------------------------------------
     (
         20,

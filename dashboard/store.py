@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
-from dashboard import alerts, readout
+from dashboard import alerts, pages, readout
 from dashboard.schema import iso, migrate
 from gateway import protocol
 from hardware.config import SiteConfig
@@ -369,6 +369,7 @@ class Store:
             }
         )
         alerts.on_event(self._conn, row, body)
+        pages.on_event(self._conn, row, body)
         field = SWITCHES.get(body.kind)
         if field and body.room and body.device and isinstance(body.data.get(field), bool):
             self._known_room(row["site"], body.room, row["gateway"])

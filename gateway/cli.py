@@ -1,4 +1,4 @@
-"""`storeroom gateway ...`: run the gateway daemon and look into its outbox."""
+"""`storeroom gateway ...`: run the gateway daemon and look into its outbox and its queue of page files."""
 
 from __future__ import annotations
 
@@ -30,6 +30,19 @@ def _host_port(value: str | None, option: str = "--broker") -> tuple[str | None,
     return host, int(port)
 
 
+def _with_upload_url(site: SiteConfig, url: str) -> SiteConfig:
+    from pydantic import ValidationError
+
+    from hardware.config import Pages
+
+    try:
+        pages = Pages.model_validate({**site.pages.model_dump(), "upload_url": url})
+    except ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise click.BadParameter(f"{url!r}: {message}", param_hint="--dashboard") from None
+    return site.model_copy(update={"pages": pages})
+
+
 config_option = click.option(
     "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Site config (TOML)."
 )
@@ -46,9 +59,15 @@ def gateway() -> None:
 @gateway_option
 @click.option("--broker", help="Override the config's broker as HOST:PORT.")
 @click.option("--station-listen", help="Override where the copy stand's station page listens, as HOST:PORT.")
+@click.option("--dashboard", help="Override where page files are uploaded (pages.upload_url), e.g. http://HOST:PORT.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every connection and command.")
 def run(
-    config_path: str, gateway_id: str | None, broker: str | None, station_listen: str | None, verbose: bool
+    config_path: str,
+    gateway_id: str | None,
+    broker: str | None,
+    station_listen: str | None,
+    dashboard: str | None,
+    verbose: bool,
 ) -> None:
     """Run a gateway until SIGTERM or Ctrl-C: sample sensors, control the climate, publish everything.
 
@@ -64,6 +83,8 @@ def run(
     site = load_or_exit(config_path)
     gid = _gateway_id(site, gateway_id)
     host, port = _host_port(broker)
+    if dashboard:
+        site = _with_upload_url(site, dashboard)
     try:
         password = read_password(site, gid)
     except BrokerError as exc:
@@ -103,3 +124,26 @@ def outbox(config_path: str, gateway_id: str | None) -> None:
         click.echo(f"{gid}: {box.pending()} message(s) waiting, last seq {box.last_seq()}, outbox {path}")
     finally:
         box.close()
+
+
+@gateway.command()
+@config_option
+@gateway_option
+def uploads(config_path: str, gateway_id: str | None) -> None:
+    """Show a gateway's page files waiting for the dashboard, oldest first.
+
+    Example: storeroom gateway uploads --config hardware/configs/demo.toml --gateway gw-east
+    """
+    from gateway.uploads import queued
+
+    site = load_or_exit(config_path)
+    gid = _gateway_id(site, gateway_id)
+    path = site.outbox_path(gid).with_name("uploads.db")
+    waiting = queued(path)
+    size = sum(q.bytes for q in waiting)
+    click.echo(f"{gid}: {len(waiting)} file(s) waiting ({size / 1e6:.1f} MB) for {site.upload_url}, queue {path}")
+    for q in waiting:
+        where = f"page {q.page}" if q.page is not None else "dossier"
+        click.echo(f"  {q.dossier} {where} {q.kind} {q.name} {q.bytes} bytes sha256 {q.sha256}")
+        if q.attempts:
+            click.echo(f"    tried {q.attempts} time(s); last: {q.last_error}")

@@ -292,6 +292,196 @@ def check_band(low: float, high: float, hysteresis_rh: float) -> None:
         raise ValueError(f"band {low}-{high} % RH is narrower than the hysteresis of {hysteresis_rh} % RH")
 
 
+# -- dossier pages from the copy stand: the `page` and `dossier_scanned` events ---------------------------
+#
+# The files themselves travel over HTTP (docs/PROTOCOL.md, "Page files"); these events carry what the
+# dashboard needs to know of them. Event data is flat (one level of scalars), so a page's files and
+# quality checks are spelled out as keys: `access`, `access_bytes`, `access_name`, `qc_blur`,
+# `qc_blur_limit`, `qc_blur_ok`, `qc_blur_reason`, ...
+
+DOSSIER_CODE_PATTERN = r"^[\w][\w.-]{0,63}$"
+"""A dossier code as vision/outputs.py names folders after it: letters of any script, digits, `_ . -`."""
+PAGE_FILES = ("access", "master", "bitonal")
+"""The files of one page: the access JPEG, the lossless master, an optional black-and-white copy for OCR."""
+DOSSIER_FILES = ("pdf", "manifest")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_FILE_NAME = re.compile(r"^[\w][\w.-]{0,79}$")
+_CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
+MAX_FILE_BYTES = 1 << 40
+
+
+class FileRef(BaseModel):
+    """One file as the dashboard fetches it by its SHA-256: what it is called and how big it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sha256: str
+    bytes: int
+    name: str
+
+
+class QcCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ok: bool
+    value: float
+    limit: float
+    reason: str = ""
+
+
+class PageRecord(BaseModel):
+    """One corrected page of a dossier, as the `page` event describes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dossier: str
+    page: int
+    captured: datetime
+    device: str
+    dpi: float
+    files: dict[str, FileRef]
+    qc_ok: bool
+    checks: dict[str, QcCheck]
+
+
+class DossierScan(BaseModel):
+    """A dossier's PDF and manifest once a copy-stand session has ended (the `dossier_scanned` event)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dossier: str
+    pages: int
+    files: dict[str, FileRef]
+
+
+def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """`data[key]` if it is of `kind` (a bool is not taken for a number), else ProtocolError naming the key."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    value = data.get(key)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise ProtocolError("invalid", f"data.{key}: {what}")
+    return value
+
+
+def _dossier(data: dict[str, Any]) -> str:
+    code = _need(data, "dossier", str, "a dossier code is required")
+    if not re.fullmatch(DOSSIER_CODE_PATTERN, code) or ".." in code:
+        raise ProtocolError("invalid", f"data.dossier: {code[:80]!r} is not a dossier code")
+    return code
+
+
+def _files(data: dict[str, Any], kinds: tuple[str, ...], required: tuple[str, ...]) -> dict[str, FileRef]:
+    files = {}
+    for kind in kinds:
+        if kind not in data and kind not in required:
+            continue
+        sha = _need(data, kind, str, "the file's SHA-256 is required")
+        if not _SHA256.fullmatch(sha):
+            raise ProtocolError("invalid", f"data.{kind}: {sha[:80]!r} is not a SHA-256 (64 lower-case hex digits)")
+        size = _need(data, f"{kind}_bytes", int, "the file's size in bytes is required")
+        if not 0 < size <= MAX_FILE_BYTES:
+            raise ProtocolError("invalid", f"data.{kind}_bytes: {size} is not a file size")
+        name = _need(data, f"{kind}_name", str, "the file's name is required")
+        if not _FILE_NAME.fullmatch(name) or ".." in name:
+            raise ProtocolError("invalid", f"data.{kind}_name: {name[:80]!r} is not a plain file name")
+        files[kind] = FileRef(sha256=sha, bytes=size, name=name)
+    return files
+
+
+def _file_data(files: dict[str, FileRef]) -> dict[str, Scalar]:
+    """Files as event data: `<kind>` (its SHA-256), `<kind>_bytes`, `<kind>_name`."""
+    data: dict[str, Scalar] = {}
+    for kind, ref in files.items():
+        data |= {kind: ref.sha256, f"{kind}_bytes": ref.bytes, f"{kind}_name": ref.name}
+    return data
+
+
+def _refuse_unknown(data: dict[str, Any], known: set[str], what: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ProtocolError("invalid", f"data.{unknown[0]}: not a field of a {what} event")
+
+
+def page_data(record: PageRecord) -> dict[str, Scalar]:
+    """The `page` event's data for one page (the inverse of `read_page`)."""
+    data: dict[str, Scalar] = {
+        "dossier": record.dossier,
+        "page": record.page,
+        "captured": record.captured.isoformat(),
+        "device": record.device,
+        "dpi": float(record.dpi),
+        "qc_ok": record.qc_ok,
+    } | _file_data(record.files)
+    for name, check in record.checks.items():
+        data |= {f"qc_{name}": check.value, f"qc_{name}_limit": check.limit, f"qc_{name}_ok": check.ok}
+        if check.reason:
+            data[f"qc_{name}_reason"] = check.reason[:200]
+    return data
+
+
+def read_page(data: dict[str, Any]) -> PageRecord:
+    """A `page` event's data as a PageRecord; ProtocolError('invalid') naming the key that is wrong."""
+    dossier = _dossier(data)
+    page = _need(data, "page", int, "the page number is required")
+    if not 1 <= page <= 9999:
+        raise ProtocolError("invalid", f"data.page: {page} is outside 1..9999")
+    captured_text = _need(data, "captured", str, "the capture time is required (ISO 8601)")
+    try:
+        captured = datetime.fromisoformat(captured_text)
+    except ValueError:
+        raise ProtocolError("invalid", f"data.captured: {captured_text[:40]!r} is not an ISO 8601 time") from None
+    if captured.tzinfo is None:
+        raise ProtocolError("invalid", "data.captured: the time needs its UTC offset")
+    device = _need(data, "device", str, "the capturing device is required")[:200]
+    dpi = _need(data, "dpi", (int, float), "the resolution in dpi is required")
+    if not 1 <= dpi <= 10000:
+        raise ProtocolError("invalid", f"data.dpi: {dpi} is not a resolution")
+    files = _files(data, PAGE_FILES, ("access", "master"))
+    qc_ok = _need(data, "qc_ok", bool, "the quality verdict (true or false) is required")
+    checks: dict[str, QcCheck] = {}
+    known = {"dossier", "page", "captured", "device", "dpi", "qc_ok", *_file_data(files)}
+    for key in data:
+        if key in known or not key.startswith("qc_") or key.endswith(("_limit", "_ok", "_reason")):
+            continue
+        name = key.removeprefix("qc_")
+        if not _CHECK_NAME.fullmatch(name):
+            raise ProtocolError("invalid", f"data.{key}: a check's name is lower case letters, digits and _")
+        reason = data.get(f"{key}_reason", "")
+        checks[name] = QcCheck(
+            ok=_need(data, f"{key}_ok", bool, f"check {name} needs its verdict"),
+            value=float(_need(data, key, (int, float), f"check {name} needs a number")),
+            limit=float(_need(data, f"{key}_limit", (int, float), f"check {name} needs its limit")),
+            reason=reason if isinstance(reason, str) else "",
+        )
+        known |= {key, f"{key}_limit", f"{key}_ok", f"{key}_reason"}
+    _refuse_unknown(data, known, "page")
+    return PageRecord(
+        dossier=dossier,
+        page=page,
+        captured=captured,
+        device=device,
+        dpi=float(dpi),
+        files=files,
+        qc_ok=qc_ok,
+        checks=checks,
+    )
+
+
+def dossier_scan_data(scan: DossierScan) -> dict[str, Scalar]:
+    """The `dossier_scanned` event's data (the inverse of `read_dossier_scan`)."""
+    return {"dossier": scan.dossier, "pages": scan.pages} | _file_data(scan.files)
+
+
+def read_dossier_scan(data: dict[str, Any]) -> DossierScan:
+    dossier = _dossier(data)
+    pages = _need(data, "pages", int, "the number of pages is required")
+    if not 1 <= pages <= 9999:
+        raise ProtocolError("invalid", f"data.pages: {pages} is outside 1..9999")
+    files = _files(data, DOSSIER_FILES, DOSSIER_FILES)
+    _refuse_unknown(data, {"dossier", "pages", *_file_data(files)}, "dossier_scanned")
+    return DossierScan(dossier=dossier, pages=pages, files=files)
+
+
+_EVENT_DATA = {"page": read_page, "dossier_scanned": read_dossier_scan}
+"""Event kinds whose data has a fixed shape, checked on receipt like the rest of the payload."""
+
+
 Kind = Literal["status", "birth", "telemetry", "climate", "event", "cmd", "ack", "permissions"]
 _MODELS: dict[str, type[_Payload]] = {
     "status": Status,
@@ -418,6 +608,11 @@ def parse(topic: str, payload: bytes) -> Message:
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ProtocolError("invalid", f"{topic}: {where}: {first['msg']}{more}") from None
     _check_topic_matches(topic, kind, details, body)
+    if isinstance(body, Event) and body.kind in _EVENT_DATA:
+        try:
+            _EVENT_DATA[body.kind](body.data)
+        except ProtocolError as exc:
+            raise ProtocolError(exc.reason, f"{topic}: {exc}") from None
     return Message(site=site, gateway=gateway, kind=kind, topic=topic, payload=body)
 
 

@@ -20,6 +20,7 @@ from gateway.outbox import Outbox
 from gateway.settings import Settings
 from gateway.stands import Stands
 from gateway.timesync import clock_synced
+from gateway.uploads import PageUploads
 from hardware.clock import Clock, SimClock, WallClock
 from hardware.config import SiteConfig
 from rfid.keys import RfidKeyError
@@ -74,8 +75,18 @@ class GatewayService:
             log.error("%s; the gateway runs without RFID readers", exc)
             self.readers = []
         self.reader_service = ReaderService(self.readers, self._on_reader_event)
+        # Dossier pages from the copy stands: each page queued for the dashboard, its files sent over HTTP.
+        self.uploads = PageUploads(site, gateway_id, self.event, self.clock, password=password)
         self.stands = Stands(
-            site, gateway_id, self.clock, self.controller.pins, self.readers, self.event, station_listen=station_listen
+            site,
+            gateway_id,
+            self.clock,
+            self.controller.pins,
+            self.readers,
+            self.event,
+            on_page=self.uploads.submit_page,
+            on_end=self.uploads.submit_dossier,
+            station_listen=station_listen,
         )
         self.keeper = None
         shelf_readers = [r for r in self.readers if r.config.id not in self.stands.readers]
@@ -144,6 +155,7 @@ class GatewayService:
         if self.world:
             self.world.start()
         self.link.start()
+        self.uploads.start()
         self.reader_service.start()
         self.stands.start()
         if self.doors:
@@ -166,6 +178,7 @@ class GatewayService:
         self.reader_service.stop()
         if self.doors:
             self.doors.stop()
+        self.uploads.close()
         self.link.stop()
         if self.world:
             self.world.stop()

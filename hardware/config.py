@@ -602,6 +602,35 @@ def _tracking_consistent(config: SiteConfig) -> None:
 
 
 # --- end of dossier tracking ---------------------------------------------------------------------------
+# -- dossier pages: files from the copy stand to the dashboard (gateway/uploads.py, dashboard/page_files.py) --
+
+
+class Pages(_Strict):
+    """How corrected dossier pages travel from a gateway to the dashboard, and where the dashboard keeps them."""
+
+    upload_url: str | None = None
+    """The dashboard as the gateways reach it, e.g. `https://archive.example.org:8443` (a reverse proxy) or
+    `http://10.0.0.5:8080`; defaults to `http://<dashboard.listen>`, right when both run on one machine."""
+    store_dir: FilePath | None = None
+    """Where the dashboard keeps page files, by SHA-256; defaults to `<storage.dir>/dashboard-pages`."""
+    chunk_kib: Annotated[int, Field(ge=64, le=65536)] = 1024
+    """Files are sent in pieces of this size: a broken connection costs at most one piece."""
+    max_file_mb: Annotated[int, Field(ge=1, le=65536)] = 2048
+    """The largest file the dashboard accepts (a dossier's PDF is the largest)."""
+    timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0
+    """How long a gateway waits for the dashboard's answer to one request."""
+    retry_s: Annotated[float, Field(ge=0.05, le=60)] = 1.0
+    retry_max_s: Annotated[float, Field(ge=0.05, le=3600)] = 60.0
+    """While the dashboard cannot be reached, a gateway tries again after `retry_s`, doubling up to `retry_max_s`."""
+
+    @field_validator("upload_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://[\w.\[\]:-]+(:\d{1,5})?(/[\w./-]*)?", value):
+            raise ValueError("must be an http:// or https:// URL of the dashboard, e.g. http://10.0.0.5:8080")
+        return value.rstrip("/")
 
 
 class SiteConfig(_Strict):
@@ -615,6 +644,7 @@ class SiteConfig(_Strict):
     rfid: Rfid = Rfid()
     copy_stands: list[CopyStand] = []
     tracking: Tracking = Tracking()
+    pages: Pages = Pages()
     source: FilePath | None = None
     """The file this config was read from (set by `load`, not written in TOML)."""
 
@@ -688,6 +718,15 @@ class SiteConfig(_Strict):
 
     def outbox_path(self, gateway_id: str) -> Path:
         return self.storage.dir / gateway_id / "outbox.db"
+
+    @property
+    def upload_url(self) -> str:
+        """Where gateways upload page files: `pages.upload_url`, or the dashboard's own address."""
+        return self.pages.upload_url or f"http://{self.dashboard.listen}"
+
+    @property
+    def pages_store(self) -> Path:
+        return self.pages.store_dir or self.storage.dir / "dashboard-pages"
 
 
 def _unique(what: str, ids: list[str]) -> None:
@@ -796,4 +835,5 @@ def _resolve_paths(config: SiteConfig, base: Path) -> SiteConfig:
         update={"dir": absolute(config.storage.dir), "secrets_dir": absolute(config.storage.secrets_dir)}
     )
     dashboard = config.dashboard.model_copy(update={"database": absolute(config.dashboard.database)})
-    return config.model_copy(update={"storage": storage, "dashboard": dashboard})
+    pages = config.pages.model_copy(update={"store_dir": absolute(config.pages.store_dir)})
+    return config.model_copy(update={"storage": storage, "dashboard": dashboard, "pages": pages})

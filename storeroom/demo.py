@@ -114,7 +114,11 @@ class Demo:
         wait_for_http(self.dashboard_url, 60, self.children["dashboard"])
         for gateway in self.site.gateway_ids:
             station = [f"--station-listen=127.0.0.1:{self.stations[gateway]}"] if gateway in self.stations else []
-            self._spawn(gateway, "gateway", "run", "--gateway", gateway, "--broker", broker, *station)
+            # Page files go to the dashboard where it really listens (another port if 8080 was taken).
+            dashboard = self.dashboard_url.rstrip("/")
+            self._spawn(
+                gateway, "gateway", "run", "--gateway", gateway, "--broker", broker, "--dashboard", dashboard, *station
+            )
         return created
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -191,3 +192,54 @@ def send_reading(store, seq: int, humidity: float = 58.6, *, age_s: float = 0.0,
         humidity_rh=humidity,
     )
     store.ingest(protocol.Topics("demo", "gw-east").telemetry("east-stack", "dht-1"), reading.to_json(), received=ts)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningDemo:
+    """`storeroom demo` as a child process, and what it printed (`Dashboard`, `MQTT`, `Users`, `Copy stand`)."""
+
+    def __init__(self, process: subprocess.Popen, lines: dict[str, str], config_path: Path) -> None:
+        self.process, self.lines, self.config_path = process, lines, config_path
+
+    @property
+    def dashboard(self) -> str:
+        return self.lines["Dashboard"]
+
+    @property
+    def mqtt(self) -> str:
+        return self.lines["MQTT"]
+
+    @property
+    def passwords(self) -> dict[str, str]:
+        return dict(pair.split(":", 1) for pair in self.lines["Users"].split())
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_demo(folder: Path, config_path: Path) -> RunningDemo:
+    """Run `storeroom demo` on `config_path` and read its banner (within 90 s)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storeroom", "demo", "--config", str(config_path), "--port", str(free_port())],
+        stdout=subprocess.PIPE,
+        stderr=(folder / "demo.log").open("wb"),
+        text=True,
+        preexec_fn=die_with_parent,
+    )
+    lines: dict[str, str] = {}
+    assert process.stdout is not None
+    deadline = time.monotonic() + 90
+    while not {"Dashboard", "MQTT", "Users"} <= lines.keys():
+        line = process.stdout.readline()
+        assert line, f"demo exited early: {(folder / 'demo.log').read_text()}"
+        assert time.monotonic() < deadline, "demo did not print its URLs within 90 s"
+        key, _, value = line.partition(": ")
+        lines.setdefault(key, value.strip())
+    return RunningDemo(process, lines, config_path)

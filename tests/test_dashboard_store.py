@@ -401,7 +401,8 @@ def test_the_database_is_in_wal_mode_and_migrated_once(tmp_path):
     with Store(path) as again:
         assert again.db.journal_mode == "wal"
         assert version(again.db) == LATEST
-        assert rows(again, "SELECT id FROM migrations") == [(number,) for number, _, _ in MIGRATIONS]
+        # Each engineer numbers migrations in a range of their own: the numbers need not be contiguous.
+        assert rows(again, "SELECT id FROM migrations ORDER BY id") == sorted((n,) for n, _, _ in MIGRATIONS)
 
 
 def test_a_read_only_store_reads_what_the_writer_wrote(tmp_path, store):

@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from urllib.parse import urlparse
 
@@ -21,8 +18,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from gateway import protocol
 from hardware.config import load
-from hardware.process import die_with_parent
-from tests.support import login_page, wait_until, write_site
+from tests.support import free_port, login_page, start_demo, wait_until, write_site
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -36,54 +32,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RunningDemo:
-    def __init__(self, process: subprocess.Popen, lines: dict[str, str], config_path) -> None:
-        self.process, self.lines, self.config_path = process, lines, config_path
-
-    @property
-    def dashboard(self) -> str:
-        return self.lines["Dashboard"]
-
-    @property
-    def mqtt(self) -> str:
-        return self.lines["MQTT"]
-
-    @property
-    def passwords(self) -> dict[str, str]:
-        return dict(pair.split(":", 1) for pair in self.lines["Users"].split())
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    config_path = write_site(folder, speed=100.0, interval_s=2.5, port=free_port())
-    process = subprocess.Popen(
-        [sys.executable, "-m", "storeroom", "demo", "--config", str(config_path), "--port", str(free_port())],
-        stdout=subprocess.PIPE,
-        stderr=(folder / "demo.log").open("wb"),
-        text=True,
-        preexec_fn=die_with_parent,
-    )
-    lines: dict[str, str] = {}
-    assert process.stdout is not None
-    deadline = time.monotonic() + 90
-    while not {"Dashboard", "MQTT", "Users"} <= lines.keys():
-        line = process.stdout.readline()
-        assert line, f"demo exited early: {(folder / 'demo.log').read_text()}"
-        assert time.monotonic() < deadline, "demo did not print its URLs within 90 s"
-        key, _, value = line.partition(": ")
-        lines.setdefault(key, value.strip())
-    running = RunningDemo(process, lines, config_path)
+    running = start_demo(folder, write_site(folder, speed=100.0, interval_s=2.5, port=free_port()))
     yield running
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    running.kill()
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,7 @@ def test_a_tag_presented_at_a_reader_is_one_tag_read_event(tmp_path):
 def test_the_simulated_keeper_lays_dossier_tags_on_the_readers(tmp_path):
     site = load(write_site(tmp_path / "site", speed=600.0))
     with running(GatewayService(site, "gw-east", password="unused", broker_port=1, clock=SimClock(600))) as east:
-        reads = wait_until(lambda: queued(east, "event/tag_read")[3:], timeout=60, what="a few scans")
+        reads = wait_until(lambda: queued(east, "event/tag_read")[3:], timeout=180, what="a few scans")
     valid = [r["data"] for r in reads if r["data"]["valid"]]
     assert valid and all(r["kind"] == "dossier" and r["code"].startswith("DA-2026-") for r in valid)
     assert {r["data"]["reader"] for r in reads} <= {"east-shelf", "east-door"}

@@ -1,0 +1,213 @@
+"""A dossier's scanned pages, for archivists: the list with small copies and each page's quality verdict,
+each page large, its files, the dossier's PDF; and the same as JSON.
+
+    GET /dossiers/<code>/pages                     the list (small copies inline, so one request, one audit row)
+    GET /dossiers/<code>/pages/<n>                 page n large, with its quality checks
+    GET /dossiers/<code>/pages/<n>/<kind>          the file: access (JPEG), master (lossless), bitonal
+    GET /dossiers/<code>/pdf                       the dossier's PDF from its last copy-stand session
+    GET /api/dossiers/<code>/pages                 the list as JSON
+
+Pages of personnel dossiers are personal data: every one of these requests is audited, with what was seen.
+The dossier's own page (`/dossiers/<code>`) is elsewhere; this one links back to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import re
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, send_file, url_for
+from flask_babel import lazy_gettext as _l
+
+from dashboard import pages, relations
+from dashboard.access import audit, current
+from dashboard.connection import store
+from dashboard.page_files import PageFiles, page_files
+from dashboard.schema import iso
+from gateway import protocol
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__)
+THUMB_SIZE = (200, 283)
+MIMETYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff"}
+
+QC_CHECKS: dict[str, Any] = {
+    "no_page": _l("Page found"),
+    "cut_off": _l("Whole page in the frame"),
+    "blur": _l("Sharpness"),
+    "exposure": _l("Exposure"),
+    "hand": _l("No hand on the page"),
+    "residual_skew": _l("Residual skew"),
+    "resolution_dpi": _l("Resolution (dpi)"),
+    "duplicate": _l("Not the previous page again"),
+}
+"""The copy stand's quality checks (vision/quality.py), named for people."""
+QC_REASONS: dict[str, Any] = {
+    "no page found on the stand": _l("no page found on the stand"),
+    "page cut off by the frame: centre it on the stand": _l("page cut off by the frame: centre it on the stand"),
+    "blurred: hold the camera still and check focus": _l("blurred: hold the camera still and check focus"),
+    "over-exposed: highlights clipped": _l("over-exposed: highlights clipped"),
+    "under-exposed: shadows clipped": _l("under-exposed: shadows clipped"),
+    "a hand or finger covers the page": _l("a hand or finger covers the page"),
+    "text still skewed after correction": _l("text still skewed after correction"),
+    "resolution too low: move the camera closer or use a larger sensor": _l(
+        "resolution too low: move the camera closer or use a larger sensor"
+    ),
+    "same page as the previous shot: turn the page": _l("same page as the previous shot: turn the page"),
+}
+"""The reasons the gateway gives (in English, on the wire), in the visitor's language."""
+FILE_KINDS: dict[str, Any] = {
+    "access": _l("access copy (JPEG)"),
+    "master": _l("master (lossless)"),
+    "bitonal": _l("black and white, for OCR"),
+}
+
+
+def _code(code: str) -> str:
+    """The dossier code of the request, once the visitor may see its pages: never their own or a relative's."""
+    if not re.fullmatch(protocol.DOSSIER_CODE_PATTERN, code) or ".." in code:
+        abort(404, description=f"{code[:80]!r} is not a dossier code")
+    visitor = current()
+    assert visitor is not None  # the access guard let only logged-in visitors through
+    relation = relations.relation_to(store().db.conn, visitor.user.id, code)
+    if relation is not None:
+        audit("pages_refused", code, relation=relation)
+        abort(403, description=_l("Nobody may consult their own dossier or a relative's."))
+    return code
+
+
+def _site() -> str:
+    return current_app.config["SITE"].site.id
+
+
+def _dossier(code: str) -> dict[str, Any]:
+    """What the register knows of the dossier (name, unit), if anything."""
+    conn = store().db.conn
+    row = conn.execute("SELECT name, unit FROM dossiers WHERE code = ?", (code,)).fetchone()
+    return {"code": code, "name": row[0] if row else None, "unit": row[1] if row else None}
+
+
+def _load(code: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    files = page_files()
+    conn = store().db.conn
+    return (
+        pages.dossier_pages(conn, _site(), code, files.has),
+        pages.dossier_scan(conn, _site(), code, files.has),
+    )
+
+
+def thumbnail(files: PageFiles, sha: str) -> str | None:
+    """A small JPEG of a page's access copy as a data: URL (made once, kept beside the files); None if not here."""
+    if not files.has(sha):
+        return None
+    path = files.thumb_path(sha)
+    if not path.exists():
+        from PIL import Image  # only here: the rest of the dashboard has no use for it
+
+        try:
+            with Image.open(files.path(sha)) as image:
+                image.draft("RGB", THUMB_SIZE)  # JPEG: decode at 1/2..1/8 scale, far cheaper than full size
+                image = image.convert("RGB")
+                image.thumbnail(THUMB_SIZE)
+                out = io.BytesIO()
+                image.save(out, format="JPEG", quality=70)
+        except (OSError, ValueError) as exc:
+            log.error("cannot make a small copy of page file %s: %s", sha, exc)
+            return None
+        part = path.with_suffix(".part")
+        part.write_bytes(out.getvalue())
+        os.replace(part, path)
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+@bp.get("/dossiers/<code>/pages", endpoint="pages")
+def pages_list(code: str) -> str:
+    code = _code(code)
+    listed, scan = _load(code)
+    files = page_files()
+    for page in listed:
+        access = page["files"].get("access")
+        page["thumb"] = thumbnail(files, access["sha256"]) if access else None
+    audit("pages_viewed", code, pages=[p["page"] for p in listed], via="page")
+    return render_template(
+        "pages.html",
+        dossier=_dossier(code),
+        pages=listed,
+        scan=scan,
+        checks=QC_CHECKS,
+        reasons=QC_REASONS,
+        dossier_url=f"/dossiers/{code}",
+    )
+
+
+@bp.get("/dossiers/<code>/pages/<int:number>")
+def page(code: str, number: int) -> str:
+    code = _code(code)
+    listed, _ = _load(code)
+    found = next((p for p in listed if p["page"] == number), None)
+    if found is None:
+        abort(404, description=f"{code} has no page {number}")
+    audit("page_viewed", f"{code}/{number:04d}", via="page")
+    numbers = [p["page"] for p in listed]
+    at = numbers.index(number)
+    return render_template(
+        "page.html",
+        dossier=_dossier(code),
+        page=found,
+        previous=numbers[at - 1] if at > 0 else None,
+        next=numbers[at + 1] if at + 1 < len(numbers) else None,
+        count=len(numbers),
+        checks=QC_CHECKS,
+        reasons=QC_REASONS,
+        kinds=FILE_KINDS,
+        dossier_url=f"/dossiers/{code}",
+    )
+
+
+def _send(ref: dict[str, Any], obj: str, action: str, **detail: object) -> Response:
+    files = page_files()
+    if not ref["uploaded"]:
+        abort(404, description=f"{obj}: the file is not at the dashboard yet (the gateway is still uploading it)")
+    audit(action, obj, sha256=ref["sha256"], **detail)
+    suffix = os.path.splitext(ref["name"])[1].lower()
+    mimetype = MIMETYPES.get(suffix) or ("application/pdf" if suffix == ".pdf" else "application/octet-stream")
+    response = send_file(files.path(ref["sha256"]), mimetype=mimetype, download_name=ref["name"], etag=ref["sha256"])
+    response.headers["Cache-Control"] = "private, no-store"  # personal data: never kept in a cache
+    return response
+
+
+@bp.get("/dossiers/<code>/pages/<int:number>/<kind>")
+def page_file(code: str, number: int, kind: str) -> Response:
+    code = _code(code)
+    listed, _ = _load(code)
+    found = next((p for p in listed if p["page"] == number), None)
+    if found is None or kind not in found["files"]:
+        abort(404, description=f"{code} has no {kind} file of page {number}")
+    return _send(found["files"][kind], f"{code}/{number:04d}", "page_file_viewed", kind=kind)
+
+
+@bp.get("/dossiers/<code>/pdf")
+def pdf(code: str) -> Response:
+    code = _code(code)
+    _, scan = _load(code)
+    if scan is None or "pdf" not in scan["files"]:
+        abort(404, description=f"{code} has no PDF yet")
+    return _send(scan["files"]["pdf"], code, "dossier_pdf_viewed", pages=scan["pages"])
+
+
+@bp.get("/api/dossiers/<code>/pages")
+def api_pages(code: str) -> Response:
+    code = _code(code)
+    listed, scan = _load(code)
+    for item in listed:
+        for kind, ref in item["files"].items():
+            ref["url"] = url_for("pages.page_file", code=code, number=item["page"], kind=kind)
+    if scan and "pdf" in scan["files"]:
+        scan["files"]["pdf"]["url"] = url_for("pages.pdf", code=code)
+    audit("pages_viewed", code, pages=[p["page"] for p in listed], via="api")
+    return jsonify(now=iso(protocol.utc_now()), dossier=_dossier(code), pages=listed, scan=scan)

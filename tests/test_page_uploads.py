@@ -1,0 +1,398 @@
+"""Dossier pages from a gateway to the dashboard: the `page` event through the ingest, the files over real
+HTTP to the dashboard under waitress, through a loopback proxy that cuts, corrupts and goes down."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+
+from dashboard.app import create_app
+from dashboard.page_files import PageFiles
+from dashboard.store import Store
+from gateway import protocol
+from gateway.uploads import PageUploads, UploadError, queued
+from hardware.broker import read_password
+from tests.page_support import DOSSIER, copy_dossier, entry, make_page
+from tests.proxy import Proxy
+from tests.support import add_user, login, wait_until
+from tests.test_dashboard_page import WebServer, free_port
+from tests.test_openapi import SPEC
+from vision import outputs
+
+EAST = protocol.Topics("demo", "gw-east")
+
+
+@pytest.fixture(scope="session")
+def made(tmp_path_factory) -> Path:
+    """A dossier of three corrected pages (the second a blurred shot) and its PDF, made once."""
+    root = tmp_path_factory.mktemp("stand")
+    make_page(root, DOSSIER, 1, seed=11)
+    make_page(root, DOSSIER, 2, seed=12, faults=("blur",))
+    make_page(root, DOSSIER, 3, seed=13)
+    outputs.finish_dossier(root, DOSSIER)
+    return root
+
+
+@pytest.fixture
+def root(made, tmp_path) -> Path:
+    return copy_dossier(made, tmp_path / "stand")
+
+
+class Events:
+    """The gateway's outbox and the broker, short-circuited: each event goes straight into the dashboard's
+    ingest with the next seq, as the MQTT link would deliver it."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.seq = 0
+        self.results: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, **fields: object) -> None:
+        with self.lock:
+            self.seq += 1
+            event = protocol.Event(id=protocol.new_id(), seq=self.seq, ts=protocol.utc_now(), kind=kind, **fields)
+            with Store(self.database) as store:
+                self.results.append(store.ingest(EAST.event(kind), event.to_json()).outcome)
+
+
+@pytest.fixture
+def server(site, tmp_path):
+    running = WebServer(create_app(site), free_port()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def proxy(server):
+    running = Proxy(server.port)
+    yield running
+    running.close()
+
+
+def uploads_for(site, url: str, events: Events, **settings) -> PageUploads:
+    pages = site.pages.model_copy(update={"upload_url": url, "retry_s": 0.05, "retry_max_s": 0.3, **settings})
+    return PageUploads(site.model_copy(update={"pages": pages}), "gw-east", events)
+
+
+@pytest.fixture
+def events(site) -> Events:
+    return Events(site.dashboard_database)
+
+
+def stored(site, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(f"file:{site.dashboard_database}?mode=ro", uri=True) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def files_of(root: Path) -> dict[str, int]:
+    """sha256 -> size of every file the dossier's manifest lists (pages, PDF)."""
+    manifest = json.loads((root / DOSSIER / "manifest.json").read_text(encoding="utf-8"))
+    found = {f["sha256"]: f["bytes"] for p in manifest["pages"] for f in p["files"].values()}
+    found[manifest["pdf"]["sha256"]] = manifest["pdf"]["bytes"]
+    return found
+
+
+def assert_all_there(site, root: Path) -> None:
+    store = PageFiles(site.pages_store)
+    for sha, size in files_of(root).items():
+        path = store.path(sha)
+        assert path.stat().st_size == size
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+
+
+def submit_all(uploads: PageUploads, root: Path) -> None:
+    for number in (1, 2, 3):
+        uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, number))
+    uploads.submit_dossier(root, DOSSIER)
+
+
+def test_pages_reach_the_dashboard_with_their_metadata_and_verified_files(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events)
+    submit_all(uploads, root)
+    assert len(uploads.pending()) == 8  # access + master of three pages, the PDF, the manifest
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded")
+    uploads.close()
+    assert_all_there(site, root)
+    assert events.results == ["accepted"] * 4
+    rows = stored(site, "SELECT page, qc_ok, files, retakes FROM pages WHERE dossier = ? ORDER BY page", DOSSIER)
+    assert [(r[0], r[1], r[3]) for r in rows] == [(1, 1, 0), (2, 0, 0), (3, 1, 0)]
+    assert json.loads(rows[0][2])["access"]["sha256"] == entry(root, DOSSIER, 1)["files"]["access"]["sha256"]
+    checks = json.loads(stored(site, "SELECT checks FROM pages WHERE page = 2")[0][0])
+    assert checks["blur"]["ok"] is False and checks["blur"]["reason"].startswith("blurred")
+    assert stored(site, "SELECT pages FROM dossier_scans WHERE dossier = ?", DOSSIER) == [(3,)]
+    assert not any((uploads.spool).iterdir()), "the spool is emptied once the dashboard has every file"
+
+
+def test_a_file_the_dashboard_has_is_not_sent_again(site, server, events, root):
+    first = uploads_for(site, server.url.rstrip("/"), events)
+    first.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    first.start()
+    wait_until(lambda: not first.pending(), what="the page uploaded")
+    first.close()
+    again = uploads_for(site, server.url.rstrip("/"), events)
+    again.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    again.start()
+    wait_until(lambda: not again.pending(), what="the page checked")
+    again.close()
+    assert (again.stats.already_there, again.stats.bytes_sent) == (2, 0)
+    assert events.results == ["accepted", "accepted"]
+    assert stored(site, "SELECT count(*), max(retakes) FROM pages") == [(1, 0)], "the same page again is no retake"
+
+
+def test_a_cut_connection_resumes_from_what_the_dashboard_has(site, proxy, events, root):
+    uploads = uploads_for(site, proxy.url, events, chunk_kib=64)
+    proxy.cut_at = 400_000  # in the middle of the first page's files
+    submit_all(uploads, root)
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded")
+    uploads.close()
+    assert proxy.cuts == 1 and uploads.stats.retries >= 1
+    assert_all_there(site, root)
+    total = sum(files_of(root).values()) + (root / DOSSIER / "manifest.json").stat().st_size
+    # Resumed, not restarted: at most the piece in flight is sent twice (a restart would resend 400 kB).
+    assert total <= uploads.stats.bytes_sent <= total + 64 * 1024
+
+
+def test_a_corrupted_upload_is_refused_and_sent_again(site, server, proxy, events, root):
+    uploads = uploads_for(site, proxy.url, events, chunk_kib=64)
+    proxy.flip_at = 20_000  # inside the body of the first piece
+    uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="the page uploaded after all")
+    uploads.close()
+    assert uploads.stats.refused == 1
+    assert server.app.extensions["upload_refusals"]["hash_mismatch"] == 1
+    for ref in entry(root, DOSSIER, 1)["files"].values():
+        path = PageFiles(site.pages_store).path(ref["sha256"])
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == ref["sha256"]
+
+
+def test_the_dashboard_down_mid_upload_loses_no_page_and_doubles_none(site, server, proxy, events, root):
+    uploads = uploads_for(site, proxy.url, events, chunk_kib=64)
+    proxy.delay_s = 0.01  # slow enough to catch the upload in the middle
+    submit_all(uploads, root)
+    uploads.start()
+    store = PageFiles(site.pages_store)
+    master = entry(root, DOSSIER, 1)["files"]["master"]["sha256"]
+    wait_until(lambda: store.progress(master)[0] > 0, what="the first master partly uploaded")
+    proxy.down()
+    server.stop()
+    wait_until(lambda: uploads.stats.retries >= 3, what="the gateway retrying")
+    assert len(uploads.pending()) >= 5, "nothing is dropped while the dashboard is away"
+    server.start()
+    proxy.delay_s = 0.0
+    proxy.up()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded after the outage")
+    uploads.close()
+    assert_all_there(site, root)
+    assert events.results == ["accepted"] * 4
+    assert stored(site, "SELECT count(*) FROM pages") == [(3,)]
+    assert stored(site, "SELECT count(*) FROM events WHERE kind = 'page'") == [(3,)]
+
+
+def test_a_gateway_restarted_mid_upload_resumes_where_the_dashboard_stopped(site, proxy, events, root):
+    first = uploads_for(site, proxy.url, events, chunk_kib=64)
+    proxy.delay_s = 0.01
+    first.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    first.start()
+    store = PageFiles(site.pages_store)
+    master = entry(root, DOSSIER, 1)["files"]["master"]["sha256"]
+    size = entry(root, DOSSIER, 1)["files"]["master"]["bytes"]
+    wait_until(lambda: store.progress(master)[0] > 0, what="the master partly uploaded")
+    first.close()  # as a gateway that stops (or dies) mid-file
+    had = store.progress(master)[0]
+    assert 0 < had < size
+    proxy.delay_s = 0.0
+    second = uploads_for(site, proxy.url, events, chunk_kib=64)
+    assert [q.kind for q in second.pending()] in (["access", "master"], ["master"])
+    second.start()
+    wait_until(lambda: not second.pending(), what="the rest uploaded by the restarted gateway")
+    second.close()
+    assert second.stats.bytes_sent <= size - had + 64 * 1024
+    assert hashlib.sha256(store.path(master).read_bytes()).hexdigest() == master
+    assert events.results == ["accepted"], "the page event was sent once"
+
+
+def test_an_event_not_handed_over_before_a_crash_is_sent_on_restart(site, server, events, root):
+    def dies(kind: str, **fields: object) -> None:
+        raise RuntimeError("power cut")
+
+    crashed = uploads_for(site, server.url.rstrip("/"), dies)
+    with pytest.raises(RuntimeError):
+        crashed.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    crashed.close()
+    restarted = uploads_for(site, server.url.rstrip("/"), events)
+    assert events.results == ["accepted"]
+    restarted.start()
+    wait_until(lambda: not restarted.pending(), what="the files uploaded")
+    restarted.close()
+    assert stored(site, "SELECT page FROM pages") == [(1,)]
+
+
+def test_a_retaken_page_replaces_the_old_one_at_the_dashboard(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events)
+    old = entry(root, DOSSIER, 2)
+    uploads.submit_page(root, DOSSIER, old)
+    new = make_page(root, DOSSIER, 2, seed=99)  # the keeper retakes page 2: same name, new files
+    uploads.submit_page(root, DOSSIER, new)
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), what="both versions uploaded")
+    uploads.close()
+    (files, retakes, qc_ok) = stored(site, "SELECT files, retakes, qc_ok FROM pages WHERE page = 2")[0]
+    assert json.loads(files)["master"]["sha256"] == new["files"]["master"]["sha256"] != old["files"]["master"]["sha256"]
+    assert (retakes, qc_ok) == (1, 1)
+    # The queued old version was not changed by the retake: the spool kept its own link to the old file.
+    assert PageFiles(site.pages_store).has(old["files"]["master"]["sha256"])
+
+
+def test_a_page_whose_file_changed_since_the_manifest_is_refused_at_once(site, events, root):
+    uploads = uploads_for(site, "http://127.0.0.1:9", events)
+    stale = entry(root, DOSSIER, 1)
+    (root / DOSSIER / stale["files"]["access"]["path"]).write_bytes(b"not the page any more")
+    with pytest.raises(UploadError, match="SHA-256"):
+        uploads.submit_page(root, DOSSIER, stale)
+    with pytest.raises(UploadError, match="page entry"):
+        uploads.submit_page(root, DOSSIER, {"page": 4})
+    assert events.results == [] and uploads.pending() == []
+    uploads.close()
+
+
+def test_a_wrong_upload_url_keeps_the_files_queued_with_a_clear_error(site, server, events, root):
+    uploads = uploads_for(site, server.url + "not-the-dashboard", events)
+    uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    uploads.start()
+    wait_until(lambda: uploads.pending()[0].attempts >= 2, what="the first file tried twice")
+    uploads.close()
+    waiting = queued(uploads.path)
+    assert [q.kind for q in waiting] == ["access", "master"], "nothing is dropped"
+    assert waiting[0].last_error.startswith("HTTP 404: ")
+
+
+# -- the upload endpoints, asked directly -------------------------------------------------------------
+
+
+@pytest.fixture
+def gateway_auth(site):
+    return ("gw-east", read_password(site, "gw-east"))
+
+
+def patch(server, sha: str, body: bytes, auth, offset: int = 0, length: int | None = None, **headers):
+    return requests.patch(
+        f"{server.url}api/uploads/{sha}",
+        data=body,
+        auth=auth,
+        headers={
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": str(offset),
+            "Upload-Length": str(len(body) if length is None else length),
+            **headers,
+        },
+        timeout=10,
+    )
+
+
+def test_bad_upload_requests_are_refused_with_a_clear_error(site, server, gateway_auth):
+    body = b"a page" * 1000
+    sha = hashlib.sha256(body).hexdigest()
+    cases = [
+        (patch(server, "nothex", body, gateway_auth), 400, "bad_sha256"),
+        (patch(server, sha, body, gateway_auth, length=0), 400, "bad_length"),
+        (patch(server, sha, body, gateway_auth, offset=-1), 400, "bad_offset"),
+        (patch(server, sha, body, gateway_auth, **{"Content-Type": "image/png"}), 415, "bad_content_type"),
+        (patch(server, sha, body, gateway_auth, length=10**13), 413, "too_large"),
+        (patch(server, sha, body[:100], gateway_auth, offset=10, length=len(body)), 409, "wrong_offset"),
+        (patch(server, sha, body + b"!", gateway_auth, length=len(body) + 1), 422, "hash_mismatch"),
+    ]
+    for answer, status, error in cases:
+        assert (answer.status_code, answer.json()["error"]) == (status, error), answer.text
+        assert answer.json()["message"]
+    assert "SHA-256" in cases[-1][0].json()["message"]
+    assert cases[5][0].headers["Upload-Offset"] == "0"
+    wrong = patch(server, sha, body, ("gw-east", "not the password"))
+    assert wrong.status_code == 401
+    stranger = patch(server, sha, body, ("intruder", "x"))
+    assert stranger.status_code == 401
+    # In two pieces, the second starting where the first ended, then asked again: complete, nothing rewritten.
+    assert patch(server, sha, body[:1000], gateway_auth, length=len(body)).headers["Upload-Offset"] == "1000"
+    state = requests.get(f"{server.url}api/uploads/{sha}", auth=gateway_auth, timeout=10).json()
+    assert state == {"sha256": sha, "offset": 1000, "length": len(body), "complete": False}
+    components = {"components": SPEC["components"]}
+    jsonschema.validate(state, {"$ref": "#/components/schemas/UploadState", **components})
+    for answer, _, _ in cases:
+        jsonschema.validate(answer.json(), {"$ref": "#/components/schemas/Error", **components})
+    done = patch(server, sha, body[1000:], gateway_auth, offset=1000, length=len(body))
+    assert done.status_code == 200 and done.json()["complete"] is True
+    head = requests.head(f"{server.url}api/uploads/{sha}", auth=gateway_auth, timeout=10)
+    assert head.headers["Upload-Offset"] == str(len(body))
+
+
+def test_uploads_are_for_gateways_and_pages_are_not(site, server, gateway_auth):
+    sha = "0" * 64
+    assert requests.get(f"{server.url}api/uploads/{sha}", timeout=10).status_code == 401
+    add_user(site.dashboard_database, "ann", "archivist")
+    person = server.app.test_client()
+    assert login(person, "ann").status_code == 302
+    assert person.get(f"/api/uploads/{sha}").status_code == 403
+    as_gateway = requests.get(f"{server.url}api/dossiers/{DOSSIER}/pages", auth=gateway_auth, timeout=10)
+    assert as_gateway.status_code == 403
+    rows = stored(site, "SELECT actor, object FROM audit WHERE action = 'access_denied' ORDER BY id")
+    assert rows == [("ann", f"/api/uploads/{sha}"), ("gateway:gw-east", f"/api/dossiers/{DOSSIER}/pages")]
+
+
+# -- the ingest of page events --------------------------------------------------------------------------
+
+
+def page_event(seq: int, page: int = 1, sha: str = "a" * 64, **changes) -> bytes:
+    record = protocol.PageRecord(
+        dossier=DOSSIER,
+        page=page,
+        captured=protocol.utc_now(),
+        device="stand",
+        dpi=300.0,
+        files={
+            "access": protocol.FileRef(sha256=sha, bytes=10, name=f"{page:04d}.jpg"),
+            "master": protocol.FileRef(sha256="b" * 64, bytes=20, name=f"{page:04d}.png"),
+        },
+        qc_ok=True,
+        checks={"blur": protocol.QcCheck(ok=True, value=120.0, limit=60.0)},
+    )
+    data = protocol.page_data(record) | changes
+    return protocol.Event(id=f"p{seq}", seq=seq, ts=protocol.utc_now(), kind="page", data=data).to_json()
+
+
+def test_page_events_are_taken_once_and_a_late_older_one_changes_nothing(site, tmp_path):
+    with Store(tmp_path / "d.db") as store:
+        assert store.ingest(EAST.event("page"), page_event(5, sha="c" * 64)).outcome == "accepted"
+        assert store.ingest(EAST.event("page"), page_event(5, sha="c" * 64)).outcome == "duplicate"
+        assert store.ingest(EAST.event("page"), page_event(3, sha="d" * 64)).outcome == "accepted"  # from a backlog
+        files = store.db.execute("SELECT files, seq, retakes FROM pages").fetchall()
+    assert len(files) == 1 and json.loads(files[0][0])["access"]["sha256"] == "c" * 64 and files[0][1:] == (5, 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"access": "not a hash"}, "data.access"),
+        ({"dossier": "../etc"}, "data.dossier"),
+        ({"page": 0}, "data.page"),
+        ({"master_name": "../../x.png"}, "data.master_name"),
+        ({"qc_blur_ok": "yes"}, "check blur"),
+        ({"colour": "red"}, "data.colour"),
+        ({"captured": "yesterday"}, "data.captured"),
+    ],
+)
+def test_a_malformed_page_event_is_refused_naming_the_field(tmp_path, changes, named):
+    with Store(tmp_path / "d.db") as store:
+        result = store.ingest(EAST.event("page"), page_event(1, **changes))
+        assert (result.outcome, result.reason) == ("refused", "invalid")
+        assert named in result.detail
+        assert store.db.execute("SELECT count(*) FROM pages").fetchone() == (0,)

@@ -31,6 +31,8 @@ DOSSIER_READERS = frozenset({"keeper", "archivist"})
 """Who finds dossiers and sees where they are: keepers fetch and shelve them, archivists serve requests."""
 STOCKTAKE_READERS = frozenset({"keeper", "archivist", "auditor"})
 """Who reads stocktakes and their reports; keepers alone start and close them."""
+LOAN_APPROVERS = frozenset({"archivist"})
+"""Who approves or refuses a loan request (never their own, nor one of their own or a relative's dossier)."""
 
 RULES: dict[str, frozenset[str]] = {
     "static": PUBLIC,  # styles and scripts only; no data is ever a static file
@@ -72,6 +74,11 @@ RULES: dict[str, frozenset[str]] = {
     "stocktake_api.one_json": STOCKTAKE_READERS,
     "stocktakes.start": frozenset({"keeper"}),
     "stocktakes.close": frozenset({"keeper"}),
+    "loans.page": DOSSIER_READERS,
+    "loans.file_request": DOSSIER_READERS,
+    "loans.approve": LOAN_APPROVERS,
+    "loans.refuse": LOAN_APPROVERS,
+    "loans.confirm_return": frozenset({"keeper"}),
 }
 
 

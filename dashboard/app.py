@@ -37,6 +37,7 @@ from dashboard import (
     connection,
     dossiers,
     formatting,
+    loan_views,
     overview,
     rooms,
     scans,
@@ -99,6 +100,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         dossiers.api,
         stocktake_views.bp,
         stocktake_views.api,
+        loan_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -79,6 +79,8 @@ RULES: dict[str, frozenset[str]] = {
     "loans.approve": LOAN_APPROVERS,
     "loans.refuse": LOAN_APPROVERS,
     "loans.confirm_return": frozenset({"keeper"}),
+    "statistics.page": STOCKTAKE_READERS,
+    "statistics.export": STOCKTAKE_READERS,
 }
 
 

@@ -41,6 +41,7 @@ from dashboard import (
     overview,
     rooms,
     scans,
+    statistics_views,
     stocktake_views,
     stream,
     translations,
@@ -101,6 +102,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         stocktake_views.bp,
         stocktake_views.api,
         loan_views.bp,
+        statistics_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

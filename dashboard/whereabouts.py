@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from dashboard.locations import Locations
+from dashboard.locations import HOME_FIELDS, Locations
 from dashboard.schema import parse_iso
 
 CONTEXT_S = 30 * 60
@@ -148,7 +148,7 @@ def whereabouts(conn: sqlite3.Connection, locations: Locations, code: str) -> di
         "code": code,
         "name": name,
         "unit": unit,
-        "fields": json.loads(fields),
+        "fields": {k: v for k, v in json.loads(fields).items() if k not in HOME_FIELDS},  # the home is shown apart
         "home": home,
         "home_path": [loc.label for loc in locations.path(home)[1:]],
         "home_room": home_room,
@@ -162,7 +162,3 @@ def whereabouts(conn: sqlite3.Connection, locations: Locations, code: str) -> di
         "finding": finding,
         "history": [s.as_dict() for s in seen],
     }
-
-
-def age(ts: str, now: datetime) -> float:
-    return (now - parse_iso(ts)).total_seconds()

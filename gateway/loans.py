@@ -16,6 +16,7 @@ At a door reader, a dossier not out raises `unauthorised_removal` (alarm). A loa
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ class LoanDesk:
             log.error("%s", self.file.damaged)
         points = {p.code: p.kind for p in site.tracking.points}
         self.kinds = {r.id: points.get(r.location, "station") for r in site.rfid.readers}
+        self._lock = threading.RLock()  # reads come on the reader thread, overdue checks on the main loop
 
     # -- the document from the dashboard ---------------------------------------------------------
 
@@ -55,6 +57,10 @@ class LoanDesk:
 
     def apply(self, document: protocol.LoanList) -> tuple[bool, str]:
         """Keep a newer loan document; an older or repeated one changes nothing."""
+        with self._lock:
+            return self._apply(document)
+
+    def _apply(self, document: protocol.LoanList) -> tuple[bool, str]:
         if document.version <= self.version:
             return True, f"loans version {document.version} ignored: version {self.version} is in force"
         grants = [g.model_dump(mode="json") for g in document.loans]
@@ -69,6 +75,10 @@ class LoanDesk:
 
     def on_dossier(self, reader: str, code: str) -> None:
         """A genuine dossier tag read at `reader`."""
+        with self._lock:
+            self._on_dossier(reader, code)
+
+    def _on_dossier(self, reader: str, code: str) -> None:
         kind = self.kinds.get(reader, "station")
         if kind == "desk":
             self._at_desk(reader, code)
@@ -116,6 +126,10 @@ class LoanDesk:
 
     def check_overdue(self) -> None:
         """Raise `loan_overdue` once for each dossier checked out here and not back by its due date."""
+        with self._lock:
+            self._check_overdue()
+
+    def _check_overdue(self) -> None:
         now = self.now()
         out = self.out()
         changed = False

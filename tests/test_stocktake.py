@@ -99,7 +99,8 @@ def test_closing_freezes_the_findings_marks_shelves_checked_and_a_missing_dossie
     assert ann.get("/api/dossiers/DA-2026-00003").json["state"] == "missing"
     overview = kim.get("/stocktakes/").get_data(as_text=True)
     assert '<tr data-room="east-stack"><td>east-stack</td><td>120</td><td data-field="checked">1</td>' in overview
-    assert 'data-shelf="east-stack/r1-A-1-2"' not in overview  # checked now: not due
+    assert '<tr class="due" data-shelf="east-stack/r1-A-1-2">' not in overview  # checked now: not due
+    assert 'class="column due" data-shelf="east-stack/r1-A-1-1"' in overview  # on the plan: due, shaded
     again = kim.post(f"/stocktakes/{number}/close", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert f"stocktake {number} was closed already" in again.get_data(as_text=True)
     with Store(app.config["DATABASE"]) as store:  # found later: no longer missing

@@ -425,6 +425,11 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    (
+        23,
+        "reversed search keys by length: a misspelt word is looked for among the keys of about its length",
+        ["CREATE INDEX dossier_rkeys_by_length ON dossier_rkeys (length(rkey), rkey)"],
+    ),
 ]
 
 

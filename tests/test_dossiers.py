@@ -257,3 +257,11 @@ def test_the_modules_examples_hold():
 
     for module in (dashboard.codes, dashboard.floorplan, dashboard.locations, dashboard.relations, hardware.shelving):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_the_locations_command_lists_every_tag_code_for_enrolment(site):
+    lines = storeroom(site, "locations").stdout.splitlines()
+    assert lines[0] == "code,kind,place"
+    assert "east-stack,location,room" in lines and "east-stack/r3-B-4-5,location,shelf" in lines
+    assert "desk,location,desk" in lines
+    assert len(lines) == 1 + 2 + 5 + 120 + 30 + 3  # header, rooms, rows, shelves east and west, points

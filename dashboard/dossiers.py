@@ -200,6 +200,15 @@ def finding_labels() -> dict[str, str]:
     }
 
 
+def record_labels() -> dict[str, str]:
+    return {
+        "checked_out": _("checked out"),
+        "returned": _("returned"),
+        **{f"stocktake_{outcome}": _("stocktake: %(finding)s", finding=label) for outcome, label in
+           finding_labels().items()},
+    }  # fmt: skip
+
+
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"match_labels": match_labels, "finding_labels": finding_labels}
+    return {"match_labels": match_labels, "finding_labels": finding_labels, "record_labels": record_labels}

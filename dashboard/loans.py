@@ -132,6 +132,11 @@ def _events(conn: sqlite3.Connection, code: str, since: str | None = None) -> li
     return [(kind, ts, json.loads(data)) for kind, ts, data in rows]
 
 
+def events_of(conn: sqlite3.Connection, code: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The dossier's checkout and return events, oldest first."""
+    return _events(conn, code)
+
+
 def current_checkout(conn: sqlite3.Connection, code: str) -> dict[str, Any] | None:
     """The dossier's checkout if its last checkout has no return after it: loan, borrower, due, since, reader."""
     events = _events(conn, code)

@@ -161,4 +161,31 @@ def whereabouts(conn: sqlite3.Connection, locations: Locations, code: str) -> di
         "loan": loan,
         "finding": finding,
         "history": [s.as_dict() for s in seen],
+        "records": records(conn, code),
     }
+
+
+def records(conn: sqlite3.Connection, code: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The dossier's loans (checked out, returned) and stocktake findings, newest first."""
+    found = [
+        {
+            "ts": ts,
+            "what": kind.removeprefix("dossier_"),
+            "detail": data.get("borrower") or "",
+            "loan": data.get("loan"),
+        }
+        for kind, ts, data in _loan_events(conn, code)
+    ]
+    for number, outcome, seen_at, closed in conn.execute(
+        "SELECT f.stocktake, f.outcome, f.seen_at, s.closed FROM stocktake_findings f JOIN stocktakes s"
+        " ON s.id = f.stocktake WHERE f.code = ? ORDER BY f.stocktake DESC LIMIT ?",
+        (code, limit),
+    ):
+        found.append({"ts": closed, "what": f"stocktake_{outcome}", "detail": seen_at or "", "stocktake": number})
+    return sorted(found, key=lambda r: r["ts"] or "", reverse=True)[:limit]
+
+
+def _loan_events(conn: sqlite3.Connection, code: str) -> list[tuple[str, str, dict[str, Any]]]:
+    from dashboard import loans
+
+    return loans.events_of(conn, code)

@@ -195,6 +195,8 @@ def test_an_approved_loan_reaches_every_gateway_retained_and_is_checked_out_retu
     ]
     page = kim.get("/loans/").get_data(as_text=True)
     assert "已全部归还" in page and "41 页" in page
+    records = client_of(app, "ann").get("/api/dossiers/DA-2026-00004").json["records"]
+    assert [(r["what"], r["detail"]) for r in records] == [("returned", ""), ("checked_out", "kim")]
 
 
 @pytest.mark.slow

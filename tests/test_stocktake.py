@@ -97,6 +97,7 @@ def test_closing_freezes_the_findings_marks_shelves_checked_and_a_missing_dossie
     ann = app.test_client()
     login(ann, "ann")
     assert ann.get("/api/dossiers/DA-2026-00003").json["state"] == "missing"
+    assert '<tr data-what="stocktake_missing">' in ann.get("/dossiers/DA-2026-00003").get_data(as_text=True)
     overview = kim.get("/stocktakes/").get_data(as_text=True)
     assert '<tr data-room="east-stack"><td>east-stack</td><td>120</td><td data-field="checked">1</td>' in overview
     assert '<tr class="due" data-shelf="east-stack/r1-A-1-2">' not in overview  # checked now: not due

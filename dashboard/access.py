@@ -81,6 +81,9 @@ RULES: dict[str, frozenset[str]] = {
     "loans.confirm_return": frozenset({"keeper"}),
     "statistics.page": STOCKTAKE_READERS,
     "statistics.export": STOCKTAKE_READERS,
+    "relations.page": frozenset({"admin"}),
+    "relations.add": frozenset({"admin"}),
+    "relations.remove": frozenset({"admin"}),
 }
 
 

@@ -39,6 +39,7 @@ from dashboard import (
     formatting,
     loan_views,
     overview,
+    relation_views,
     rooms,
     scans,
     statistics_views,
@@ -103,6 +104,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         stocktake_views.api,
         loan_views.bp,
         statistics_views.bp,
+        relation_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -129,7 +129,7 @@ def room_plan(plan, highlight: dict[str, str]):
     return floorplan.render(plan, highlight=highlight, sensors=sensors, doors=doors, title=title)
 
 
-@bp.get("/<code>")
+@bp.get("/<path:code>")
 def dossier(code: str) -> str | Response:
     try:
         found = _shown(code)
@@ -168,7 +168,7 @@ def suggest() -> Response:
     return jsonify(suggestions=[h.as_dict() for h in result.hits])
 
 
-@api.get("/<code>")
+@api.get("/<path:code>")
 def one(code: str) -> Response:
     try:
         return jsonify(_shown(code))

@@ -8,10 +8,16 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import outbox, rfid, uploads, vision
+from bench import outbox, rfid, search, uploads, vision
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = {"outbox": outbox.run, "rfid": rfid.run, "uploads": uploads.run, "vision": vision.run}
+BENCHMARKS = {
+    "outbox": outbox.run,
+    "rfid": rfid.run,
+    "uploads": uploads.run,
+    "vision": vision.run,
+    "search": search.run,
+}
 
 
 def main(names: list[str]) -> None:

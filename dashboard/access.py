@@ -41,6 +41,8 @@ GATEWAYS = frozenset({GATEWAY_ROLE})
 """The site's gateways themselves (HTTP Basic with their broker account), not a role a person can have."""
 ARCHIVISTS = frozenset({"archivist"})
 """Dossier pages are personal data: only archivists see them, and every view is audited."""
+LOAN_APPROVERS = frozenset({"archivist"})
+"""Who approves or refuses a loan request (never their own, nor one of their own or a relative's dossier)."""
 
 RULES: dict[str, frozenset[str]] = {
     "static": PUBLIC,  # styles and scripts only; no data is ever a static file
@@ -90,6 +92,16 @@ RULES: dict[str, frozenset[str]] = {
     "pages.page_file": ARCHIVISTS,
     "pages.pdf": ARCHIVISTS,
     "pages.api_pages": ARCHIVISTS,
+    "loans.page": DOSSIER_READERS,
+    "loans.file_request": DOSSIER_READERS,
+    "loans.approve": LOAN_APPROVERS,
+    "loans.refuse": LOAN_APPROVERS,
+    "loans.confirm_return": frozenset({"keeper"}),
+    "statistics.page": STOCKTAKE_READERS,
+    "statistics.export": STOCKTAKE_READERS,
+    "relations.page": frozenset({"admin"}),
+    "relations.add": frozenset({"admin"}),
+    "relations.remove": frozenset({"admin"}),
 }
 
 

@@ -37,11 +37,14 @@ from dashboard import (
     connection,
     dossiers,
     formatting,
+    loan_views,
     overview,
     page_files,
     page_views,
+    relation_views,
     rooms,
     scans,
+    statistics_views,
     stocktake_views,
     stream,
     translations,
@@ -105,6 +108,9 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         stocktake_views.api,
         page_files.bp,
         page_views.bp,
+        loan_views.bp,
+        statistics_views.bp,
+        relation_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

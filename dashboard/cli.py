@@ -216,6 +216,23 @@ def register_import(csv_file: str, dry_run: bool, config_path: str) -> None:
     )
 
 
+@dashboard.command("locations")
+@config_option
+def locations_list(config_path: str) -> None:
+    """Print the site's locations (rooms, shelf rows, shelves, desk, doors, copy stand) as a CSV of `code,kind`:
+    the codes their location tags carry, ready for `storeroom rfid enroll --csv` (kind location).
+
+    Example: storeroom dashboard locations --config hardware/configs/demo.toml > locations.csv
+    """
+    from dashboard.locations import Locations
+
+    places = Locations(load_or_exit(config_path))
+    click.echo("code,kind,place")
+    for place in places.by_code.values():
+        if place.kind != "site":
+            click.echo(f"{place.code},location,{place.kind}")
+
+
 @register.command("reindex")
 @config_option
 def register_reindex(config_path: str) -> None:

@@ -244,8 +244,8 @@ def _one_edit(word: str, i: int) -> list[str]:
 def _fuzzy(conn, word, where, args, hidden, limit, hits: dict[str, Hit]) -> None:
     """Keys one edit away from `word` (or starting so). An edit at position i leaves word[:i] a prefix of the key
     and word[i+1:] its end: an edit in the second half is looked for among the keys sharing the first half, one
-    in the first half among the keys sharing the second half (reversed keys), each an index range that GLOB
-    patterns narrow in SQLite itself. Then rapidfuzz orders them by edit distance."""
+    in the first half among the keys of about the word's length sharing its second half (reversed keys), each
+    an index range that GLOB patterns narrow in SQLite itself. Then rapidfuzz orders them by edit distance."""
     candidates: dict[str, str] = {}
     n = len(word)
     reverse = word[::-1]
@@ -263,9 +263,9 @@ def _fuzzy(conn, word, where, args, hidden, limit, hits: dict[str, Hit]) -> None
             found = [
                 (rkey[::-1], code)
                 for rkey, code in conn.execute(
-                    "SELECT rkey, code FROM dossier_rkeys WHERE rkey >= ? AND rkey < ?"
+                    "SELECT rkey, code FROM dossier_rkeys WHERE length(rkey) IN (?, ?, ?) AND rkey >= ? AND rkey < ?"
                     f" AND ({' OR '.join('rkey GLOB ?' for _ in edits)}) LIMIT ?",
-                    (tail, tail + TOP, *edits, FUZZY_POOL),
+                    (n - 1, n, n + 1, tail, tail + TOP, *edits, FUZZY_POOL),
                 ).fetchall()
             ]
         for key, code in found:

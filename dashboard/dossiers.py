@@ -129,7 +129,7 @@ def room_plan(plan, highlight: dict[str, str]):
     return floorplan.render(plan, highlight=highlight, sensors=sensors, doors=doors, title=title)
 
 
-@bp.get("/<code>")
+@bp.get("/<path:code>")
 def dossier(code: str) -> str | Response:
     try:
         found = _shown(code)
@@ -172,7 +172,7 @@ def suggest() -> Response:
     return jsonify(suggestions=[h.as_dict() for h in result.hits])
 
 
-@api.get("/<code>")
+@api.get("/<path:code>")
 def one(code: str) -> Response:
     try:
         return jsonify(_shown(code))
@@ -204,6 +204,15 @@ def finding_labels() -> dict[str, str]:
     }
 
 
+def record_labels() -> dict[str, str]:
+    return {
+        "checked_out": _("checked out"),
+        "returned": _("returned"),
+        **{f"stocktake_{outcome}": _("stocktake: %(finding)s", finding=label) for outcome, label in
+           finding_labels().items()},
+    }  # fmt: skip
+
+
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"match_labels": match_labels, "finding_labels": finding_labels}
+    return {"match_labels": match_labels, "finding_labels": finding_labels, "record_labels": record_labels}

@@ -39,7 +39,7 @@ def render(
     doors: dict[str, bool | None] | None = None,
     title: str = "",
 ) -> Markup:
-    """The plan as an inline <svg>. `highlight` maps shelf codes to a class (`home`, `seen`);
+    """The plan as an inline <svg>. `highlight` maps shelf codes to a class (`home`, `seen`; `due`: unlabelled);
     `sensors` gives each sensor's latest values (temperature_c, humidity_rh, stale); `doors` whether open."""
     highlight = highlight or {}
     sensors = sensors or {}
@@ -64,14 +64,14 @@ def render(
                 marked = sorted((code, mark) for code, mark in highlight.items() if code.startswith(prefix))
                 mark = marked[0][1] if marked else ""
                 shelf_attr = f' data-shelf="{escape(marked[0][0])}"' if marked else ""
-                fill = {"home": "#f4b400", "seen": "#db4437"}.get(mark, "#dfe7ef")
+                fill = {"home": "#f4b400", "seen": "#db4437", "due": "#f6c6c0"}.get(mark, "#dfe7ef")
                 parts.append(
                     f'<rect class="column{" " + escape(mark) if mark else ""}"{shelf_attr}'
                     f' x="{_fmt(x + (column - 1) * column_length)}" y="{_fmt(y + s * side_depth)}"'
                     f' width="{_fmt(column_length)}" height="{_fmt(side_depth)}" fill="{fill}" stroke="#789"'
                     ' stroke-width="1"/>'
                 )
-                if marked:
+                if marked and mark != "due":
                     layer = marked[0][0].rsplit("-", 1)[-1]
                     parts.append(
                         f'<text class="shelf-label" x="{_fmt(x + (column - 0.5) * column_length)}"'

@@ -36,7 +36,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from dashboard import loans
 from dashboard.store import StorageError, Store
+from dashboard.users import connect
 from gateway import protocol
 from hardware.config import SiteConfig
 
@@ -115,11 +117,12 @@ class Ingest:
         self._thread = threading.Thread(target=self._run, name="dashboard-ingest", daemon=True)
         self._thread.start()
 
-    def publish(self, topic: str, payload: bytes) -> bool:
-        """Send a command at QoS 1 on the ingest's connection; False when not connected (nothing sent)."""
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> bool:
+        """Send a command at QoS 1 on the ingest's connection; False when not connected (nothing sent).
+        A retained one (the loan document) reaches a gateway that connects later too."""
         if not self._client.is_connected():
             return False
-        return self._client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
+        return self._client.publish(topic, payload, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until subscribed; True if so within `timeout` seconds."""
@@ -222,3 +225,15 @@ class Ingest:
             return
         self.outcomes[result.outcome] += 1
         client.ack(message.mid, message.qos)
+        if result.stored and result.kind == "event" and topic.rsplit("/", 1)[-1] in loans.EVENTS:
+            self._loans_changed()
+
+    def _loans_changed(self) -> None:
+        """A dossier was checked out or returned at some gateway: tell every gateway (their doors)."""
+        conn = connect(self.store_path)
+        try:
+            loans.publish_document(conn, self.site, self.publish, protocol.utc_now())
+        except Exception:  # the loan document is sent again on the next change; the ingest goes on
+            log.exception("could not send the loan document")
+        finally:
+            conn.close()

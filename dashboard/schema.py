@@ -416,6 +416,58 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    (
+        22,
+        "loans: requests with their dossiers, approvals, returns confirmed with a page count, loan documents sent",
+        [
+            # state: pending -> approved | refused | cancelled; approved -> closed once every dossier is back.
+            """CREATE TABLE loan_requests (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                requester_id INTEGER NOT NULL REFERENCES users(id),
+                requester TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                days INTEGER NOT NULL,
+                requested TEXT NOT NULL,
+                state TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'approved', 'refused', 'cancelled', 'closed')),
+                decided_by TEXT,
+                decided_at TEXT,
+                due TEXT,
+                note TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX loan_requests_by_state ON loan_requests (state, id)",
+            """CREATE TABLE loan_items (
+                request INTEGER NOT NULL REFERENCES loan_requests(id),
+                code TEXT NOT NULL,
+                PRIMARY KEY (request, code)
+            )""",
+            "CREATE INDEX loan_items_by_code ON loan_items (code)",
+            # Tag reads by when the dashboard received them: a stocktake's window, whatever the gateways' clocks.
+            "CREATE INDEX events_by_kind_received ON events (kind, received)",
+            # A return confirmed at the desk with the pages counted (expected: from the digitization manifest).
+            """CREATE TABLE loan_returns (
+                request INTEGER NOT NULL REFERENCES loan_requests(id),
+                code TEXT NOT NULL,
+                pages INTEGER NOT NULL,
+                expected_pages INTEGER,
+                confirmed_by TEXT NOT NULL,
+                confirmed_at TEXT NOT NULL,
+                PRIMARY KEY (request, code)
+            )""",
+            # Every loan document sent to the gateways (cmd/loans): its version is its id.
+            """CREATE TABLE loan_documents (
+                version INTEGER PRIMARY KEY AUTOINCREMENT,
+                issued TEXT NOT NULL,
+                loans INTEGER NOT NULL,
+                sent INTEGER NOT NULL
+            )""",
+        ],
+    ),
+    (
+        23,
+        "reversed search keys by length: a misspelt word is looked for among the keys of about its length",
+        ["CREATE INDEX dossier_rkeys_by_length ON dossier_rkeys (length(rkey), rkey)"],
+    ),
 ]
 
 

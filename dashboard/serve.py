@@ -55,6 +55,8 @@ def serve(
         ingest.start()
         if not ingest.wait_ready(10):  # pages still help while the broker is away; the ingest keeps trying
             log.warning("not yet subscribed at %s:%s; serving pages meanwhile", broker_host, broker_port)
+        else:  # the gateways get the loans in force, whatever the broker kept (dashboard/loans.py)
+            _send_loans(site, database, ingest)
         log.info("database %s", database)
         log.info("listening on http://%s:%s/ (broker %s:%s)", _url_host(host), port, broker_host, broker_port)
         server.run()
@@ -67,6 +69,18 @@ def serve(
         server.close()
         ingest.stop()
         log.info("stopped")
+
+
+def _send_loans(site: SiteConfig, database, ingest: Ingest) -> None:
+    from dashboard import loans
+    from dashboard.users import connect
+    from gateway.protocol import utc_now
+
+    conn = connect(database)
+    try:
+        loans.publish_document(conn, site, ingest.publish, utc_now())
+    finally:
+        conn.close()
 
 
 def _url_host(host: str) -> str:

@@ -3,7 +3,9 @@
 At a reader the keeper scans a shelf's location tag, then the dossiers on that shelf, then the next
 shelf's tag, and so on. The dashboard reconciles from the tag reads themselves (the `tag_read` events
 since the stocktake started), so it is right whatever order the messages arrive in: per reader, in seq
-order, a location tag says where the dossier tags read after it are (for CONTEXT_S at most).
+order, a location tag says where the dossier tags read after it are (for CONTEXT_S at most, by the
+gateway's clock). Which reads belong to a stocktake goes by when the dashboard received them, so a
+gateway whose clock is off (a Pi without its time yet) still counts.
 
 - found: read on the shelf (or in the row) that is its home;
 - misplaced: read here, its home is elsewhere (or it has none);
@@ -97,7 +99,7 @@ def reconcile(
     in_scope = set(shelves)
     until = stocktake["closed"] or iso(now)
     rows = conn.execute(
-        "SELECT gateway, seq, ts, device, data FROM events WHERE kind = 'tag_read' AND ts >= ? AND ts <= ?"
+        "SELECT gateway, seq, ts, device, data FROM events WHERE kind = 'tag_read' AND received >= ? AND received <= ?"
         " ORDER BY gateway, device, seq",
         (stocktake["started"], until),
     ).fetchall()

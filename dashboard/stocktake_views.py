@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from dashboard import stocktake
 from dashboard.access import audit, current
 from dashboard.connection import people, store
-from dashboard.dossiers import finding_labels, locations
+from dashboard.dossiers import finding_labels, locations, room_plan
 from gateway.protocol import utc_now
 
 bp = Blueprint("stocktakes", __name__, url_prefix="/stocktakes")
@@ -41,8 +41,12 @@ def page() -> str:
     conn = store().db.conn
     site = current_app.config["SITE"]
     shelves = stocktake.shelf_checks(conn, locations(), site.tracking.stocktake_due_days, utc_now())
+    due_now = {s["shelf"]: "due" for s in shelves if s["due"]}
+    plans = [room_plan(p, {c: m for c, m in due_now.items() if c.startswith(p.room + "/")})
+             for p in site.tracking.plans]  # fmt: skip
     return render_template(
         "stocktakes.html",
+        plans=plans,
         stocktakes=stocktake.recent(conn),
         scopes=_scopes(),
         coverage=stocktake.coverage(shelves),

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from dashboard.locations import Locations
+from dashboard.locations import HOME_FIELDS, Locations
 from dashboard.schema import parse_iso
 
 CONTEXT_S = 30 * 60
@@ -148,7 +148,7 @@ def whereabouts(conn: sqlite3.Connection, locations: Locations, code: str) -> di
         "code": code,
         "name": name,
         "unit": unit,
-        "fields": json.loads(fields),
+        "fields": {k: v for k, v in json.loads(fields).items() if k not in HOME_FIELDS},  # the home is shown apart
         "home": home,
         "home_path": [loc.label for loc in locations.path(home)[1:]],
         "home_room": home_room,
@@ -161,8 +161,31 @@ def whereabouts(conn: sqlite3.Connection, locations: Locations, code: str) -> di
         "loan": loan,
         "finding": finding,
         "history": [s.as_dict() for s in seen],
+        "records": records(conn, code),
     }
 
 
-def age(ts: str, now: datetime) -> float:
-    return (now - parse_iso(ts)).total_seconds()
+def records(conn: sqlite3.Connection, code: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The dossier's loans (checked out, returned) and stocktake findings, newest first."""
+    found = [
+        {
+            "ts": ts,
+            "what": kind.removeprefix("dossier_"),
+            "detail": data.get("borrower") or "",
+            "loan": data.get("loan"),
+        }
+        for kind, ts, data in _loan_events(conn, code)
+    ]
+    for number, outcome, seen_at, closed in conn.execute(
+        "SELECT f.stocktake, f.outcome, f.seen_at, s.closed FROM stocktake_findings f JOIN stocktakes s"
+        " ON s.id = f.stocktake WHERE f.code = ? ORDER BY f.stocktake DESC LIMIT ?",
+        (code, limit),
+    ):
+        found.append({"ts": closed, "what": f"stocktake_{outcome}", "detail": seen_at or "", "stocktake": number})
+    return sorted(found, key=lambda r: r["ts"] or "", reverse=True)[:limit]
+
+
+def _loan_events(conn: sqlite3.Connection, code: str) -> list[tuple[str, str, dict[str, Any]]]:
+    from dashboard import loans
+
+    return loans.events_of(conn, code)

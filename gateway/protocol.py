@@ -11,6 +11,7 @@ Topics live under `storeroom/<site>/<gateway>/`:
     telemetry/<room>/<sensor>     one climate reading
     event/<kind>                  something happened: a door, a relay, a device error, an alarm
     cmd/<name>                    a command to the gateway (from the dashboard)
+    cmd/loans                     retained: the approved loans (versioned; the gateway keeps them on disk)
     cmd/<name>/ack                the gateway's answer to a command
 
 Every payload is one JSON object with `v` (schema version). All but `status` and commands also carry
@@ -148,6 +149,36 @@ class Command(_Payload):
     ts: AwareDatetime
     by: Text = ""
     args: dict[Ident, Scalar] = {}
+
+
+class LoanGrant(BaseModel):
+    """One dossier of an approved loan: checked out at a desk reader only against one of these."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    loan: Annotated[int, Field(ge=1)]
+    code: Annotated[str, Field(min_length=1, max_length=32)]
+    borrower: Text
+    due: AwareDatetime
+    out: bool = False
+    """Checked out, as the dashboard knows (at a desk of any gateway); a door lets it pass."""
+
+
+MAX_LOANS = 300
+"""Dossiers in one loan document at most (loans are exceptional; this keeps it under MAX_PAYLOAD_BYTES)."""
+
+
+class LoanList(_Payload):
+    """`cmd/loans`, retained: every dossier that may leave now. Each new one has a higher `version`; a gateway
+    keeps the newest on disk and ignores older ones."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    ts: AwareDatetime
+    version: Annotated[int, Field(ge=1)]
+    loans: Annotated[list[LoanGrant], Field(max_length=MAX_LOANS)] = []
+
+
+COMMAND_PAYLOADS: dict[str, type[_Payload]] = {"loans": LoanList}
+"""Commands whose payload is a document of its own rather than a `Command` with scalar args."""
 
 
 class Ack(_Sequenced):
@@ -503,7 +534,7 @@ class Message(BaseModel):
     gateway: str
     kind: Kind
     topic: str
-    payload: Status | Birth | Reading | RoomValue | Event | Command | Ack | PermissionDocument
+    payload: Status | Birth | Reading | RoomValue | Event | Command | LoanList | Ack | PermissionDocument
 
 
 class Topics:
@@ -601,7 +632,8 @@ def parse(topic: str, payload: bytes) -> Message:
         raise ProtocolError("unknown_version", f"{topic}: schema version {document.get('v')!r} is not {VERSION}")
     try:
         # Validate from the JSON text, not the decoded dict, so strict mode still accepts ISO timestamps.
-        body = _MODELS[kind].model_validate_json(payload)
+        model = COMMAND_PAYLOADS.get(details.get("command", ""), Command) if kind == "cmd" else _MODELS[kind]
+        body = model.model_validate_json(payload)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(payload)"

@@ -16,6 +16,7 @@ from gateway import protocol
 from gateway.climate import RoomControl
 from gateway.controller import Controller
 from gateway.link import Link
+from gateway.loans import LoanDesk
 from gateway.outbox import Outbox
 from gateway.settings import Settings
 from gateway.stands import Stands
@@ -35,6 +36,8 @@ ROOM_VALUE_EVERY_S = 60.0
 """How often a room's own value is sent while the sensors it comes from stay the same."""
 MAX_OVERRIDE_MIN = 24 * 60
 STOCKTAKE_SHARE = 0.2
+SIM_LOAN_S = 600.0
+"""How long the simulated keeper's borrowers keep a dossier before it is brought back (simulated seconds)."""
 """Of the simulated keeper's turns at the readers, the share that are a stocktake of the next shelf."""
 """An override lasts a day at most: nobody should forget a room on manual."""
 
@@ -75,6 +78,9 @@ class GatewayService:
             log.error("%s; the gateway runs without RFID readers", exc)
             self.readers = []
         self.reader_service = ReaderService(self.readers, self._on_reader_event)
+        self.topics = protocol.Topics(site.site.id, gateway_id)
+        self.outbox = Outbox(site.outbox_path(gateway_id))
+        self.loan_desk = LoanDesk(site, site.outbox_path(gateway_id).with_name("loans.json"), self.now, self.event)
         # Dossier pages from the copy stands: each page queued for the dashboard, its files sent over HTTP.
         self.uploads = PageUploads(site, gateway_id, self.event, self.clock, password=password)
         self.stands = Stands(
@@ -105,7 +111,9 @@ class GatewayService:
             self.keeper = SimulatedKeeper(
                 shelf_readers, self.clock, *signing_key(site), rate, f"keeper/{gateway_id}",
                 shelving=shelving, stations=[r.config.id for r in shelf_readers if r.config.location not in points],
-                stocktake_share=STOCKTAKE_SHARE,
+                stocktake_share=STOCKTAKE_SHARE, desk_work=lambda: self.loan_desk.desk_work(SIM_LOAN_S),
+                desks=[r.config.id for r in shelf_readers if self.loan_desk.kinds.get(r.config.id) == "desk"],
+                doors=[r.config.id for r in shelf_readers if self.loan_desk.kinds.get(r.config.id) == "door"],
             )  # fmt: skip
         self.board = self.controller.board
         self.controls = self.controller.controls
@@ -119,8 +127,6 @@ class GatewayService:
             except (KeyError, TypeError, ValueError) as exc:  # a room since removed, a band now invalid
                 log.error("ignored the saved humidity band of %s (%s); using the config's", room_id, exc)
 
-        self.topics = protocol.Topics(site.site.id, gateway_id)
-        self.outbox = Outbox(site.outbox_path(gateway_id))
         self.link = Link(
             outbox=self.outbox,
             topics=self.topics,
@@ -165,6 +171,7 @@ class GatewayService:
         try:
             while not stop.is_set():
                 self.controller.step()
+                self.loan_desk.check_overdue()
                 wait = self.controller.next_due() - self.clock.monotonic()
                 if wait > 0:
                     self.clock.wait(stop, wait)
@@ -248,6 +255,8 @@ class GatewayService:
             message=f"{what} at {event.location}",
             data={k: v for k, v in event.as_dict().items() if k != "detail"} | {"detail": event.detail[:200]},
         )
+        if event.valid and event.kind == "dossier" and event.code:
+            self.loan_desk.on_dossier(event.reader, event.code)  # checkout, return, or an alarm at a door
 
     def event(self, kind: str, **fields: object) -> None:
         """Queue one event (see protocol.Event for the fields)."""
@@ -389,9 +398,11 @@ class GatewayService:
             ok, detail = self._set_band(command.args)
         elif name == "override":
             ok, detail = self._override(command.args)
+        elif name == "loans" and isinstance(command, protocol.LoanList):
+            ok, detail = self.loan_desk.apply(command)
         else:
             ok, detail = False, f"unknown command {name!r}"
-        log.info("command %s from %s: %s", name, command.by or "?", detail)
+        log.info("command %s from %s: %s", name, getattr(command, "by", "") or "dashboard", detail)
         self._put(
             self.topics.ack(name),
             lambda seq: protocol.Ack(**self._envelope(seq), command=name, command_id=command.id, ok=ok, detail=detail),

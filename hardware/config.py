@@ -432,8 +432,9 @@ class CopyStand(_Strict):
     camera: Literal["sim", "picamera2", "opencv", "folder"] = "sim"
     source: str = ""
     """What the camera reads: an OpenCV device index or path (`0`, `/dev/video0`), the watched folder's path."""
-    resolution: Literal["2mp", "12mp"] = "12mp"
-    """Still size: 12 MP is the HQ camera's full 4056 x 3040; 2 MP is 1632 x 1224 (a USB document camera)."""
+    resolution: Literal["2mp", "5mp", "12mp"] = "12mp"
+    """Still size: 12 MP is the HQ camera's full 4056 x 3040; 5 MP (2592 x 1944) and 2 MP (1632 x 1224) are
+    USB document cameras (enough for A6 and smaller pages only)."""
     trigger: Literal["pedal", "auto", "camera"] = "pedal"
     pedal_pin: BcmPin | None = None
     """A foot pedal or button closing to ground: shoot the page."""

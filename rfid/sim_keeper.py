@@ -7,12 +7,14 @@ so the demo shows what an invalid tag looks like. Timing follows the simulated c
 Given the simulated storeroom's shelving (hardware/shelving.py), the keeper also takes stock: at a
 station reader (one not at a desk, door or copy stand) it lays a shelf's location tag, then every dossier
 that is on that shelf now, one after the other (`take_stock`); in its rounds it does so for the next
-shelf of its gateway's rooms every so often (`stocktake_share` of its turns).
+shelf of its gateway's rooms every so often (`stocktake_share` of its turns). At a desk it checks out the
+dossiers of approved loans and, later, brings them back (`desk_work` says which, gateway/loans.py).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from hardware.background import Background
 from hardware.clock import Clock
@@ -24,6 +26,12 @@ from rfid.service import OpenedReader
 DOSSIERS = 40
 FORGED_SHARE = 0.05
 HELD_S = (2.0, 8.0)
+READ_S = 0.6
+"""Real seconds a tag stays on a reader at least: three of its 0.2 s polls."""
+DOOR_SLIP_SHARE = 0.02
+"""Of the keeper's turns, the share in which a dossier is carried through a door without a checkout."""
+DESK_SHARE = 0.5
+"""Of the keeper's turns while a loan waits at the desk (approved, or due back), the share spent on it."""
 STOCKTAKE_HELD_S = (0.8, 1.5)
 """How long each tag lies on the reader during a stocktake, and about as long between two tags."""
 
@@ -82,6 +90,9 @@ class SimulatedKeeper(Background):
         shelving: Shelving | None = None,
         stations: list[str] | None = None,
         stocktake_share: float = 0.0,
+        desk_work: Callable[[], list[str]] | None = None,
+        desks: list[str] | None = None,
+        doors: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.readers = [r for r in readers if r.field is not None]
@@ -94,6 +105,10 @@ class SimulatedKeeper(Background):
         self.shelving = shelving
         self.stocktake_share = stocktake_share if shelving and self.stations else 0.0
         self._next_shelf = 0
+        self.desk_work = desk_work
+        self.desks = [r for r in self.readers if r.config.id in (desks or [])]
+        self.doors = [r for r in self.readers if r.config.id in (doors or [])]
+        self.indoors = [r for r in self.readers if r not in self.doors] or self.readers
 
     def start(self) -> None:
         if self.readers and self.per_hour > 0:
@@ -101,13 +116,19 @@ class SimulatedKeeper(Background):
 
     def _run(self) -> None:
         while not self.clock.wait(self._stop, self.rng.expovariate(self.per_hour / 3600.0)):
+            work = self.desk_work() if self.desk_work and self.desks else []
+            if work and self.rng.random() < DESK_SHARE:
+                self.at_desk(work[0])
+                continue
             if self.rng.random() < self.stocktake_share:
                 assert self.shelving is not None
                 shelves = self.shelving.stocked()
                 self.take_stock(shelves[self._next_shelf % len(shelves)])
                 self._next_shelf += 1
                 continue
-            opened = self.rng.choice(self.readers)
+            # Dossiers pass a door only when checked out; now and then one slips out without (the door's alarm).
+            slip = self.doors and self.rng.random() < DOOR_SLIP_SHARE
+            opened = self.rng.choice(self.doors if slip else self.indoors)
             card = self.rng.choice(self.cards)
             if self.rng.random() < FORGED_SHARE:
                 card = forged_copy(card, self.rng)
@@ -117,9 +138,17 @@ class SimulatedKeeper(Background):
         """One tag on the reader for a while, then off it; False if the keeper was told to stop."""
         assert opened.field is not None
         opened.field.enter(card)
-        stopped = self.clock.wait(self._stop, self.rng.uniform(*held))
+        # However fast the simulated clock runs, a tag lies there long enough for the reader's polls to see it.
+        stopped = self.clock.wait(self._stop, max(self.rng.uniform(*held), READ_S * getattr(self.clock, "speed", 1.0)))
         opened.field.leave(card)
         return not stopped
+
+    def at_desk(self, code: str) -> bool:
+        """Lay dossier `code` on a desk reader: a checkout against its approved loan, or its return."""
+        numbers = [n for n in range(1, len(self.cards) + 1) if dossier_code(n) == code]
+        if not numbers or not self.desks:
+            return False
+        return self._lay(self.desks[0], self.cards[numbers[0] - 1], HELD_S)
 
     def take_stock(self, shelf: str) -> list[str]:
         """Scan `shelf`'s location tag, then each dossier on it now, at a station; the codes scanned."""
@@ -130,7 +159,8 @@ class SimulatedKeeper(Background):
         for card, code in [(location_card(shelf, self.key_id, self.key), shelf)] + [
             (self.cards[n - 1], dossier_code(n)) for n in self.shelving.on_shelf(shelf) if n <= len(self.cards)
         ]:
-            if not self._lay(station, card, STOCKTAKE_HELD_S) or self.clock.wait(self._stop, 0.8):
+            gap = max(0.8, READ_S * getattr(self.clock, "speed", 1.0))  # off the reader before the next one
+            if not self._lay(station, card, STOCKTAKE_HELD_S) or self.clock.wait(self._stop, gap):
                 break
             scanned.append(code)
         return scanned

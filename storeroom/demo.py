@@ -19,11 +19,11 @@ from pathlib import Path
 
 import click
 
-from dashboard import stocktake
+from dashboard import loans, stocktake
 from dashboard.audit import record
 from dashboard.locations import Locations
 from dashboard.register import import_csv
-from dashboard.users import ROLES, connect, ensure_demo_users
+from dashboard.users import ROLES, Users, connect, ensure_demo_users
 from hardware.broker import Broker, BrokerError, ensure_passwords
 from hardware.config import DEMO_CONFIG, SiteConfig
 from hardware.config_cli import load_or_exit
@@ -100,6 +100,8 @@ class Demo:
                 record(
                     conn, actor="demo", action="register_import", obj="demo register", detail={"added": report.added}
                 )
+            if not conn.execute("SELECT 1 FROM loan_requests LIMIT 1").fetchone():
+                self._demo_loan(conn)
             if not conn.execute("SELECT 1 FROM stocktakes WHERE closed IS NULL LIMIT 1").fetchone():
                 # The simulated keeper takes stock of the east stack's shelves, one now and then (rfid/sim_keeper.py).
                 number = stocktake.start(conn, Locations(self.site), "east-stack", by="demo", at=datetime.now(UTC))
@@ -120,6 +122,17 @@ class Demo:
                 gateway, "gateway", "run", "--gateway", gateway, "--broker", broker, "--dashboard", dashboard, *station
             )
         return created
+
+    def _demo_loan(self, conn) -> None:
+        """A loan the keeper asked for and the archivist approved: the dashboard sends it to the gateways when
+        it starts, and the simulated keeper checks the dossier out at the desk and brings it back later."""
+        users = Users(conn)
+        keeper, archivist = users.get("keeper"), users.get("archivist")
+        now = datetime.now(UTC)
+        number = loans.request(conn, self.site, user_id=keeper.id, user=keeper.name, codes=[dossier_code(2)],
+                               purpose="demo: promotion review", days=None, at=now)  # fmt: skip
+        loans.decide(conn, number, user_id=archivist.id, user=archivist.name, approve=True, note="demo", at=now)
+        record(conn, actor="demo", action="loan_approved", obj=f"loan/{number}", detail={"codes": dossier_code(2)})
 
     @property
     def station_urls(self) -> list[str]:

@@ -194,6 +194,22 @@ def test_the_overview_fits_a_phone(demo, browser):
         context.close()
 
 
+def test_the_simulated_keeper_takes_stock_and_checks_out_the_demos_approved_loan(demo, page):
+    login_page(page, demo.dashboard, "keeper", demo.passwords["keeper"])
+
+    def misplaced() -> bool:  # the demo storeroom's dossier 6 lies on dossier 1's shelf (hardware/shelving.py)
+        page.goto(demo.dashboard + "stocktakes/1")
+        return page.locator('tr.misplaced[data-code="DA-2026-00006"]').count() == 1
+
+    wait_until(misplaced, timeout=120, every=2, what="the demo's stocktake to find its misplaced dossier")
+
+    def taken() -> bool:
+        page.goto(demo.dashboard + "loans/")
+        return page.locator('li[data-code="DA-2026-00002"]').get_attribute("data-state") in ("out", "returned")
+
+    wait_until(taken, timeout=120, every=2, what="the keeper to check out the approved loan at the desk")
+
+
 def test_ctrl_c_stops_everything_and_leaves_no_process(demo):
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(30) == 0

@@ -257,3 +257,34 @@ def test_the_modules_examples_hold():
 
     for module in (dashboard.codes, dashboard.floorplan, dashboard.locations, dashboard.relations, hardware.shelving):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_the_locations_command_lists_every_tag_code_for_enrolment(site):
+    lines = storeroom(site, "locations").stdout.splitlines()
+    assert lines[0] == "code,kind,place"
+    assert "east-stack,location,room" in lines and "east-stack/r3-B-4-5,location,shelf" in lines
+    assert "desk,location,desk" in lines
+    assert len(lines) == 1 + 2 + 5 + 120 + 30 + 3  # header, rooms, rows, shelves east and west, points
+
+
+def test_admins_link_users_to_person_records_in_the_web_ui_and_the_link_bars_the_dossier(app, ann):
+    from tests.support import csrf_token
+
+    add_user(app.config["DATABASE"], "amy", "admin")
+    amy = app.test_client()
+    login(amy, "amy")
+    token = csrf_token(amy.get("/relations/").get_data(as_text=True))
+    form = {"csrf_token": token, "user": "ann", "code": "DA-2026-00004", "relation": "child"}
+    page = amy.post("/relations/", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "ann 已关联到 DA-2026-00004" in page and '<tr data-user="ann" data-code="DA-2026-00004">' in page
+    assert "赵六" not in page  # codes only: the administrator manages links, not dossiers
+    assert ann.get("/dossiers/DA-2026-00004").status_code == 403
+    bad = amy.post("/relations/", data={"csrf_token": token, "user": "ann", "code": "X", "relation": "cousin"},
+                   follow_redirects=True).get_data(as_text=True)  # fmt: skip
+    assert "未关联：relation &#39;cousin&#39; is not one of" in bad
+    amy.post("/relations/remove", data={"csrf_token": token, "user": "ann", "code": "DA-2026-00004"})
+    assert ann.get("/dossiers/DA-2026-00004").status_code == 200
+    assert ann.get("/relations/").status_code == 403
+    with sqlite3.connect(app.config["DATABASE"]) as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM audit WHERE action LIKE 'person_%' ORDER BY id")]
+    assert actions == ["person_linked", "person_unlinked"]

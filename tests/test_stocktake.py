@@ -97,9 +97,11 @@ def test_closing_freezes_the_findings_marks_shelves_checked_and_a_missing_dossie
     ann = app.test_client()
     login(ann, "ann")
     assert ann.get("/api/dossiers/DA-2026-00003").json["state"] == "missing"
+    assert '<tr data-what="stocktake_missing">' in ann.get("/dossiers/DA-2026-00003").get_data(as_text=True)
     overview = kim.get("/stocktakes/").get_data(as_text=True)
     assert '<tr data-room="east-stack"><td>east-stack</td><td>120</td><td data-field="checked">1</td>' in overview
-    assert 'data-shelf="east-stack/r1-A-1-2"' not in overview  # checked now: not due
+    assert '<tr class="due" data-shelf="east-stack/r1-A-1-2">' not in overview  # checked now: not due
+    assert 'class="column due" data-shelf="east-stack/r1-A-1-1"' in overview  # on the plan: due, shaded
     again = kim.post(f"/stocktakes/{number}/close", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
     assert f"stocktake {number} was closed already" in again.get_data(as_text=True)
     with Store(app.config["DATABASE"]) as store:  # found later: no longer missing
@@ -116,8 +118,8 @@ def test_reads_long_after_the_location_tag_or_at_a_place_outside_the_stocktake_d
         reads.read("east-shelf", "west-stack/w1-A-2-1", kind="location")
         reads.read("east-shelf", "DA-2026-00005")
         reads.read("east-shelf", "nowhere-1", kind="location")
-    # The first location tag was read before the stocktake started, so nothing of r1 was visited.
-    assert outcomes(kim, number) == {"nowhere-1": "unknown"}
+    # The shelf was visited, but 张三 was read an hour after its location tag: not counted there.
+    assert outcomes(kim, number) == {"nowhere-1": "unknown", "DA-2026-00001": "missing", "DA-2026-00002": "missing"}
 
 
 def test_a_bad_scope_is_refused_and_only_keepers_start_stocktakes(app, kim):

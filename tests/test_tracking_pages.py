@@ -144,3 +144,73 @@ def test_a_stocktake_on_the_simulated_storeroom_finds_the_planted_missing_and_mi
     finally:
         web.stop()
         ingest.stop()
+
+
+def test_a_request_for_ones_own_dossier_is_refused_and_an_approved_one_is_checked_out_at_the_desk(
+    browser, simulated_site
+):
+    from dashboard import relations
+    from dashboard.ingest import Ingest
+    from dashboard.locations import Locations
+    from dashboard.register import import_csv
+    from dashboard.users import Users, connect
+    from gateway.service import GatewayService
+    from hardware.clock import SimClock, WallClock
+    from rfid.keys import signing_key
+    from rfid.sim_keeper import SimulatedKeeper
+    from storeroom.demo import demo_register
+    from tests.support import wait_until
+    from tests.test_gateway_service import running
+
+    site, broker = simulated_site
+    conn = connect(site.dashboard_database, migrate_schema=True)
+    import_csv(conn, demo_register(site), "demo register", locations=Locations(site))
+    add_user(site.dashboard_database, "kim", "keeper")
+    add_user(site.dashboard_database, "ann", "archivist")
+    relations.link(conn, user_id=Users(conn).get("kim").id, code="DA-2026-00001", relation="self", by="test")
+    conn.close()
+    ingest = Ingest(site, site.dashboard_database, host=broker.host, port=broker.port, username="dashboard",
+                    password=broker.password("dashboard"))  # fmt: skip
+    ingest.start()
+    assert ingest.wait_ready(10)
+    web = WebServer(create_app(site, publish=ingest.publish), free_port()).start()
+    west = GatewayService(site, "gw-west", password=broker.password("gw-west"), broker_port=broker.port,
+                          clock=SimClock(1))  # fmt: skip
+    try:
+        with running(west):
+            kim = tab(browser, web, "kim")
+            kim.get_by_role("link", name="借阅").click()
+            kim.get_by_label("档号").fill("DA-2026-00001")
+            kim.get_by_label("用途").fill("职称评审")
+            with kim.expect_navigation():
+                kim.get_by_role("button", name="申请", exact=True).click()
+            expect(kim.get_by_role("status")).to_contain_text("申请被拒绝：nobody may request their own dossier")
+            kim.get_by_label("档号").fill("DA-2026-00002")
+            kim.get_by_label("用途").fill("职称评审")
+            with kim.expect_navigation():
+                kim.get_by_role("button", name="申请", exact=True).click()
+            expect(kim.get_by_role("status")).to_contain_text("申请 1 已提交")
+
+            ann = tab(browser, web, "ann")
+            ann.goto(web.url + "loans/")
+            with ann.expect_navigation():
+                ann.get_by_role("button", name="批准").click()
+            expect(ann.get_by_role("status")).to_contain_text("申请 1 已批准")
+
+            wait_until(lambda: "DA-2026-00002" in west.loan_desk.grants(), timeout=20, what="the loans at the desk")
+            keeper = SimulatedKeeper(west.readers, WallClock(), *signing_key(site), 0, "test keeper", desks=["desk"])
+            assert keeper.at_desk("DA-2026-00002")
+            item = kim.locator('li[data-code="DA-2026-00002"]')
+            for _ in range(40):
+                kim.reload()
+                if item.get_attribute("data-state") == "out":
+                    break
+                kim.wait_for_timeout(250)
+            expect(item).to_have_attribute("data-state", "out")
+            expect(item).to_contain_text("已借出")
+            ann.goto(web.url + "dossiers/DA-2026-00002")
+            expect(ann.locator('[data-field="state"]')).to_contain_text("借出")
+            expect(ann.locator('[data-field="borrower"]')).to_have_text("kim")
+    finally:
+        web.stop()
+        ingest.stop()

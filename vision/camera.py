@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from hardware.config import CopyStand
     from vision.standsim import StandScene
 
-SIZES = {"2mp": (1632, 1224), "12mp": (4056, 3040)}
-"""Still sizes by the config's name: a 2 MP document camera, the Pi HQ camera's full 12.3 MP."""
+SIZES = {"2mp": (1632, 1224), "5mp": (2592, 1944), "12mp": (4056, 3040)}
+"""Still sizes by the config's name: 2 and 5 MP document cameras, the Pi HQ camera's full 12.3 MP."""
 PREVIEW_WIDTH = 320
 """Previews only decide when to shoot (is the page still, is a hand over it): small is fast and enough."""
 

@@ -388,6 +388,7 @@ class World(Background):
                 if self._visit_doors():
                     self.drive_pins()
                 self._run_people()
+            self._run_people()  # what people do at this very moment (a visit that starts now)
 
     def _run(self) -> None:
         """Follow the clock on the background thread (every 0.1 s of wall time) so doors move on time."""
@@ -657,7 +658,7 @@ class World(Background):
     def _schedule_random_visit(self, room_id: str, door: _Door) -> None:
         """Staff come to a door with a strike at the configured rate: mostly in pairs, now and then with a
         visitor, alone, or a stranger's badge; one in twenty forgets to close the door."""
-        rate = self.sim.door_openings_per_hour
+        rate = self.sim.badge_visits_per_hour
         if rate <= 0:
             return
         when = self._now + door.rng.expovariate(rate / 3600.0)

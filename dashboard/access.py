@@ -55,6 +55,15 @@ RULES: dict[str, frozenset[str]] = {
     "admin.change_user": frozenset({"admin"}),
     "audit.trail": frozenset({"auditor"}),
     "audit.export": frozenset({"auditor"}),
+    # door access (issue 7)
+    "doors.page": frozenset({"keeper", "facilities", "auditor", "admin"}),
+    "doors.unlock": TECHNICAL,
+    "doors.register": frozenset({"keeper", "auditor", "admin"}),
+    "doors.register_csv": frozenset({"auditor", "admin"}),
+    "doors.permissions_page": frozenset({"admin"}),
+    "doors.save_holder": frozenset({"admin"}),
+    "doors.save_room": frozenset({"admin"}),
+    "doors.publish": frozenset({"admin"}),
 }
 
 

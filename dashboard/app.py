@@ -35,6 +35,7 @@ from dashboard import (
     audit_views,
     auth,
     connection,
+    door_views,
     formatting,
     overview,
     rooms,
@@ -93,6 +94,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         admin.bp,
         audit_views.bp,
         scans.bp,
+        door_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -115,11 +115,12 @@ class Ingest:
         self._thread = threading.Thread(target=self._run, name="dashboard-ingest", daemon=True)
         self._thread.start()
 
-    def publish(self, topic: str, payload: bytes) -> bool:
-        """Send a command at QoS 1 on the ingest's connection; False when not connected (nothing sent)."""
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> bool:
+        """Send a command at QoS 1 on the ingest's connection; False when not connected (nothing sent).
+        `retain`: the broker keeps it for the gateway (the permission document)."""
         if not self._client.is_connected():
             return False
-        return self._client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
+        return self._client.publish(topic, payload, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait until subscribed; True if so within `timeout` seconds."""

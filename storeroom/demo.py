@@ -26,6 +26,7 @@ from hardware.config import DEMO_CONFIG, SiteConfig
 from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals, die_with_parent
 from rfid.sim_keeper import DOSSIERS, dossier_code
+from storeroom.access_demo import publish_retained, seed_dashboard
 
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = ("伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军")
@@ -89,9 +90,11 @@ class Demo:
                 record(
                     conn, actor="demo", action="register_import", obj="demo register", detail={"added": report.added}
                 )
+            permissions = seed_dashboard(conn, self.site)
         finally:
             conn.close()
         self.broker.start()
+        publish_retained(self.site, permissions, self.broker.host, self.broker.port)
         broker = f"{self.broker.host}:{self.broker.port}"
         # The dashboard first: it serves pages only once its ingest has subscribed, so the gateways'
         # first messages reach it (later, its persistent session keeps them while it is away).

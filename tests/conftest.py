@@ -23,3 +23,28 @@ def broker(site):
     with Broker(site, port=0) as running:
         running.start()
         yield running
+
+
+@pytest.fixture
+def dashboard_ingest(site, broker):
+    """The dashboard's ingest for `site` on the test's broker, subscribed; stopped afterwards."""
+    from dashboard.ingest import Ingest
+
+    running = Ingest(site, site.dashboard_database, broker.host, broker.port, "dashboard", broker.password("dashboard"))
+    running.start()
+    assert running.wait_ready(10)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium through Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_dashboard_page import CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -8,10 +8,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import outbox, rfid, vision
+from bench import doors, outbox, rfid, vision
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = {"outbox": outbox.run, "rfid": rfid.run, "vision": vision.run}
+BENCHMARKS = {"outbox": outbox.run, "rfid": rfid.run, "vision": vision.run, "doors": doors.run}
 
 
 def main(names: list[str]) -> None:

@@ -530,6 +530,11 @@ class World(Background):
                 if door.access:
                     door.access.update_sense()
 
+    def access_hardware(self, room_id: str, door_id: str) -> AccessDoor:
+        """A badge door's simulated strike, switches and readers (benchmarks reach its pins directly)."""
+        with self._lock:
+            return self._access(room_id, door_id)[2]
+
     def door_locked(self, room_id: str, door_id: str) -> bool:
         with self._lock:
             return self._access(room_id, door_id)[2].locked

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import outbox, rfid, search, uploads, vision
+from bench import doors, outbox, rfid, search, uploads, vision
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "uploads": uploads.run,
     "vision": vision.run,
     "search": search.run,
+    "doors": doors.run,
 }
 
 

@@ -102,6 +102,15 @@ RULES: dict[str, frozenset[str]] = {
     "relations.page": frozenset({"admin"}),
     "relations.add": frozenset({"admin"}),
     "relations.remove": frozenset({"admin"}),
+    # door access (issue 7)
+    "doors.page": frozenset({"keeper", "facilities", "auditor", "admin"}),
+    "doors.unlock": TECHNICAL,
+    "doors.register": frozenset({"keeper", "auditor", "admin"}),
+    "doors.register_csv": frozenset({"auditor", "admin"}),
+    "doors.permissions_page": frozenset({"admin"}),
+    "doors.save_holder": frozenset({"admin"}),
+    "doors.save_room": frozenset({"admin"}),
+    "doors.publish": frozenset({"admin"}),
 }
 
 

@@ -35,6 +35,7 @@ from dashboard import (
     audit_views,
     auth,
     connection,
+    door_views,
     dossiers,
     formatting,
     loan_views,
@@ -111,6 +112,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
         loan_views.bp,
         statistics_views.bp,
         relation_views.bp,
+        door_views.bp,
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})

@@ -119,7 +119,7 @@ class Ingest:
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> bool:
         """Send a command at QoS 1 on the ingest's connection; False when not connected (nothing sent).
-        A retained one (the loan document) reaches a gateway that connects later too."""
+        `retain`: the broker keeps it for a gateway that connects later (the loan and permission documents)."""
         if not self._client.is_connected():
             return False
         return self._client.publish(topic, payload, qos=1, retain=retain).rc == mqtt.MQTT_ERR_SUCCESS

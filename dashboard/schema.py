@@ -468,6 +468,36 @@ MIGRATIONS: list[Migration] = [
         "reversed search keys by length: a misspelt word is looked for among the keys of about its length",
         ["CREATE INDEX dossier_rkeys_by_length ON dossier_rkeys (length(rkey), rkey)"],
     ),
+    # -- door access (issue 7): numbers 30-39 ---------------------------------------------------------
+    (
+        30,
+        "door access: badge holders, room rules, and every permission document published",
+        [
+            # `badges` and `grants` are JSON lists as in the permission document (gateway/protocol.py).
+            """CREATE TABLE access_holders (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL DEFAULT '',
+                kind TEXT NOT NULL CHECK (kind IN ('staff', 'visitor')),
+                disabled INTEGER NOT NULL DEFAULT 0,
+                badges TEXT NOT NULL DEFAULT '[]',
+                grants TEXT NOT NULL DEFAULT '[]',
+                updated TEXT NOT NULL,
+                updated_by TEXT NOT NULL
+            )""",
+            """CREATE TABLE access_rooms (
+                room TEXT PRIMARY KEY,
+                two_person INTEGER NOT NULL DEFAULT 0,
+                window_s REAL NOT NULL DEFAULT 30,
+                anti_passback INTEGER NOT NULL DEFAULT 0
+            )""",
+            """CREATE TABLE access_documents (
+                version INTEGER PRIMARY KEY,
+                issued TEXT NOT NULL,
+                issued_by TEXT NOT NULL,
+                document TEXT NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

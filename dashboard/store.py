@@ -204,8 +204,9 @@ class Store:
         self._conn.execute("INSERT OR IGNORE INTO gateways (site, gateway) VALUES (?, ?)", (site, gateway))
         if message.kind == "status":
             return self._status(message, at)
-        if message.kind == "cmd":
-            # Commands to a gateway pass through the same topics; the dashboard records its own when it sends them.
+        if message.kind in ("cmd", "permissions"):
+            # Commands to a gateway pass through the same topics; the dashboard records its own when it sends them
+            # (the permission documents it publishes in access_documents).
             return IngestResult("ignored", "command", kind="cmd", gateway=gateway)
         body = message.payload
         assert isinstance(body, protocol.Reading | protocol.RoomValue | protocol.Event | protocol.Birth | protocol.Ack)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -83,7 +84,7 @@ class Controller:
 
     def next_due(self) -> float:
         """When `step` has work next (monotonic seconds)."""
-        doors = [self.doors.next_due()] if self.doors else []
+        doors = [d for d in [self.doors.next_due()] if d != math.inf] if self.doors else []
         return min([s.next_due for s in self.samplers.values()] + doors, default=self.clock.monotonic() + 1.0)
 
     def step(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -141,13 +142,14 @@ class DoorControl:
         self.devices.strike.set_unlocked(True)
 
     def next_due(self) -> float:
-        now = self.clock.monotonic()
-        due = [now + TICK_AT_MOST_S]
-        if self.unlocked_until is not None:
+        """The next deadline of this door (inf: none): a pulse's end, a held-open or strike-fault delay."""
+        due = [math.inf]
+        if self.unlocked_until is not None and not self.emergency:
             due.append(self.unlocked_until)
-        if self.opened_at is not None:
+        room, door = self.room.id, self.door.id
+        if self.opened_at is not None and not self.alarms.is_active("door_held_open", room, door):
             due.append(self.opened_at + self.config.held_open_s)
-        if self.mismatch_since is not None and self.config.strike.sense_pin is not None:
+        if self.mismatch_since is not None and not self.alarms.is_active("strike_fault", room, door):
             due.append(self.mismatch_since + self.config.strike.fault_after_s)
         return min(due)
 
@@ -350,8 +352,9 @@ class Doors(Background):
     # -- running ------------------------------------------------------------------------------
 
     def next_due(self) -> float:
+        """The doors' next deadline (inf: none); their own thread also looks every TICK_AT_MOST_S."""
         with self.lock:
-            return min((c.next_due() for c in self.doors.values()), default=self.clock.monotonic() + TICK_AT_MOST_S)
+            return min((c.next_due() for c in self.doors.values()), default=math.inf)
 
     def tick(self) -> None:
         for control in self.doors.values():

@@ -76,6 +76,8 @@ class Simulation(_Strict):
     """How often a simulated keeper digitizes a dossier at each copy stand; 0: never."""
     tank_emptied_after_h: Annotated[float, Field(ge=0)] = 2.0
     """How long a full dehumidifier tank waits for a simulated keeper to empty it; 0: nobody comes."""
+    badge_visits_per_hour: Annotated[float, Field(ge=0)] = 0.0
+    """How often simulated staff come to each door with a strike, badges in hand (door access); 0: never."""
 
 
 class Hardware(_Strict):

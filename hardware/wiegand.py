@@ -25,8 +25,10 @@ from gpiozero.pins import Factory
 
 log = logging.getLogger(__name__)
 
-FRAME_GAP_S = 0.025
-"""Silence that ends a frame: well over the longest bit interval a reader uses (20 ms at most, 2 ms usual)."""
+FRAME_GAP_S = 0.05
+"""Silence that ends a frame: over twice the longest bit interval a reader may use (20 ms; 1-2 ms usual), so
+a frame survives the receiving process being held up for a few tens of ms (a busy Pi, or the simulated
+reader's thread on a loaded machine) at the cost of 50 ms before a badge is decided."""
 FORMATS = {26: 8, 34: 16}
 """Frame length -> bits of facility code."""
 REASONS = ("bad_length", "bad_parity")

@@ -49,8 +49,7 @@ class SimulatedWiegandReader:
 
 
 def _wait_until(deadline: float) -> None:
+    """Sleep (never spin: a spinning thread fights the gateway's threads for the GIL and makes them late)."""
     left = deadline - time.perf_counter()
-    if left > 2e-3:
-        time.sleep(left - 1e-3)
-    while time.perf_counter() < deadline:
-        pass
+    if left > 0:
+        time.sleep(left)

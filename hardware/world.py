@@ -388,6 +388,7 @@ class World(Background):
                 if self._visit_doors():
                     self.drive_pins()
                 self._run_people()
+            self._run_people()  # what people do at this very moment (a visit that starts now)
 
     def _run(self) -> None:
         """Follow the clock on the background thread (every 0.1 s of wall time) so doors move on time."""
@@ -529,6 +530,11 @@ class World(Background):
                 if door.access:
                     door.access.update_sense()
 
+    def access_hardware(self, room_id: str, door_id: str) -> AccessDoor:
+        """A badge door's simulated strike, switches and readers (benchmarks reach its pins directly)."""
+        with self._lock:
+            return self._access(room_id, door_id)[2]
+
     def door_locked(self, room_id: str, door_id: str) -> bool:
         with self._lock:
             return self._access(room_id, door_id)[2].locked
@@ -657,7 +663,7 @@ class World(Background):
     def _schedule_random_visit(self, room_id: str, door: _Door) -> None:
         """Staff come to a door with a strike at the configured rate: mostly in pairs, now and then with a
         visitor, alone, or a stranger's badge; one in twenty forgets to close the door."""
-        rate = self.sim.door_openings_per_hour
+        rate = self.sim.badge_visits_per_hour
         if rate <= 0:
             return
         when = self._now + door.rng.expovariate(rate / 3600.0)

@@ -30,6 +30,7 @@ from hardware.config_cli import load_or_exit
 from hardware.process import StopSignals, die_with_parent
 from hardware.shelving import Shelving
 from rfid.sim_keeper import DOSSIERS, dossier_code
+from storeroom.access_demo import publish_retained, seed_dashboard
 
 SURNAMES = "王李张刘陈杨黄赵吴周"
 GIVEN = ("伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军")
@@ -106,9 +107,11 @@ class Demo:
                 # The simulated keeper takes stock of the east stack's shelves, one now and then (rfid/sim_keeper.py).
                 number = stocktake.start(conn, Locations(self.site), "east-stack", by="demo", at=datetime.now(UTC))
                 record(conn, actor="demo", action="stocktake_started", obj=f"stocktake/{number}")
+            permissions = seed_dashboard(conn, self.site)
         finally:
             conn.close()
         self.broker.start()
+        publish_retained(self.site, permissions, self.broker.host, self.broker.port)
         broker = f"{self.broker.host}:{self.broker.port}"
         # The dashboard first: it serves pages only once its ingest has subscribed, so the gateways'
         # first messages reach it (later, its persistent session keeps them while it is away).

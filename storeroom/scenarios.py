@@ -13,16 +13,19 @@ controller and its timings are the gateway's own.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.controller import Controller
 from hardware.clock import ManualClock
 from hardware.config import SiteConfig
+from storeroom.access_scenarios import BADGES, ModelledBroker, door_events, grant_demo_permissions
 
 HOUR = 3600.0
 SERIES_EVERY_S = 600.0
@@ -49,6 +52,10 @@ class Scenario:
     """Changes to every relay of the site, e.g. a small tank."""
     tank_emptied_after_h: float | None = None
     actions: list[Action] = field(default_factory=list)
+    badge_visits_per_hour: float = 0.0
+    """Simulated staff coming to each badge door at random (door access); the scripted visits are `actions`."""
+    broker_down: tuple[float, float] | None = None
+    """Hours between which the broker is out of reach: the gateway's events wait in its outbox meanwhile."""
 
 
 def _in(room: str, what: Callable[..., None], *args: str) -> Callable[[Any], None]:
@@ -59,6 +66,11 @@ def _in(room: str, what: Callable[..., None], *args: str) -> Callable[[Any], Non
             what(world, room, *args)
 
     return act
+
+
+def _visit(*who: str, door: str = "entrance", room: str = "east-stack", **how: Any) -> Callable[[Any], None]:
+    """People with the demo's badges come to a badge door together (hardware.world.World.visit)."""
+    return _in(room, lambda w, r: w.visit(r, door, [BADGES[name] for name in who], **how))
 
 
 SUMMER = {"temperature_c": 30.0, "daily_swing_c": 5.0, "humidity_rh": 85.0}
@@ -108,16 +120,83 @@ SCENARIOS = {
             relays={"tank_full_pin": 22, "tank_l": 2.0},
             tank_emptied_after_h=3.0,
         ),
+        Scenario(
+            "two-person-entry",
+            "A Monday morning at the east stack's badge door (two-person rule): the keeper alone waits in vain, "
+            "then comes back with the archivist; later both bring a visitor; then the facilities engineer and "
+            "the administrator come together.",
+            "2026-11-23T09:00",
+            SUMMER,
+            actions=[
+                (0.1, _visit("keeper")),
+                (0.25, _visit("keeper", "archivist", stay_s=1800)),
+                (1.0, _visit("visitor-1", "keeper", "archivist", stay_s=900)),
+                (1.5, _visit("facilities", "admin", stay_s=600, leave_by="badge")),
+            ],
+        ),
+        Scenario(
+            "after-hours",
+            "A Monday evening: a pair enters at 17:15 within office hours; at 18:30 the same pair is refused, "
+            "and the facilities engineer (any hours) alone still needs a second person.",
+            "2026-11-23T17:00",
+            SUMMER,
+            actions=[
+                (0.25, _visit("keeper", "archivist", stay_s=600)),
+                (1.5, _visit("keeper", "archivist")),
+                (2.0, _visit("facilities")),
+            ],
+        ),
+        Scenario(
+            "door-held-open",
+            "A pair enters the east stack and forgets to close the door for 5 minutes: a held-open alarm.",
+            "2026-11-23T10:00",
+            SUMMER,
+            actions=[(0.2, _visit("keeper", "archivist", forget_to_close=True, stay_s=1800))],
+        ),
+        Scenario(
+            "forced-door",
+            "A night at the east stack: a stranger's badge is refused, the reader's housing is opened, then the "
+            "door is forced and left open for ten minutes.",
+            "2026-11-23T01:00",
+            SUMMER,
+            actions=[
+                (0.3, _visit("stranger")),
+                (0.4, _in("east-stack", lambda w, r: w.set_tamper(r, "entrance", intact=False))),
+                (0.5, _in("east-stack", lambda w, r: w.force_door(r, "entrance"))),
+                (0.67, _in("east-stack", lambda w, r: w.close_door(r, "entrance"))),
+                (1.0, _in("east-stack", lambda w, r: w.set_tamper(r, "entrance", intact=True))),
+            ],
+        ),
+        Scenario(
+            "broker-down-entry",
+            "The broker is out of reach from 0.5 h to 2 h: pairs still enter, a stranger is still refused, and the "
+            "log reaches the broker when it is back (each event's sent_s).",
+            "2026-11-23T09:00",
+            SUMMER,
+            broker_down=(0.5, 2.0),
+            actions=[
+                (0.25, _visit("keeper", "archivist", stay_s=600)),
+                (0.75, _visit("keeper", "archivist", stay_s=900)),
+                (1.25, _visit("stranger")),
+                (1.5, _visit("facilities", "admin", stay_s=600)),
+            ],
+        ),
     )
 }
 
 
-def scenario_site(site: SiteConfig, scenario: Scenario, seed: int | None = None) -> SiteConfig:
-    """The site as the scenario changes it: its weather, doors, relays and sensor timing."""
+def scenario_site(
+    site: SiteConfig, scenario: Scenario, seed: int | None = None, storage: Path | None = None
+) -> SiteConfig:
+    """The site as the scenario changes it: its weather, doors, relays and sensor timing (and where the
+    gateways keep their files, so a run never touches the site's own)."""
     raw = site.model_dump(exclude={"source"})
+    if storage is not None:
+        raw["storage"] = {"dir": storage}
     sim = raw["hardware"]["sim"]
     sim["weather"].update(scenario.weather)
     sim["door_openings_per_hour"] = scenario.door_openings_per_hour
+    sim["badge_visits_per_hour"] = scenario.badge_visits_per_hour
     if scenario.tank_emptied_after_h is not None:
         sim["tank_emptied_after_h"] = scenario.tank_emptied_after_h
     if seed is not None:
@@ -139,17 +218,25 @@ class _Recorder:
         self.clock = clock
         self.start = start
         self.events: list[dict[str, Any]] = []
+        self.queue: Callable[[dict[str, Any]], None] | None = None
+        """Also hands each event to the gateway's outbox (`_Broker`), where one is modelled."""
 
     def reading(self, room: str, sensor: str, sample: Any) -> None:
         """Readings are not part of the report: its series is the rooms' true climate, from the world."""
 
     def event(self, kind: str, **fields: Any) -> None:
         self.events.append({"t_s": round(self.clock.time() - self.start, 1), "kind": kind, **fields})
+        if self.queue:
+            self.queue(self.events[-1])
 
 
 def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = None) -> dict[str, Any]:
     """Run `scenario` for `hours` of simulated time; the report as `storeroom sim run` writes it."""
-    site = scenario_site(site, scenario, seed)
+    with tempfile.TemporaryDirectory(prefix="storeroom-sim-") as folder:
+        return _run(scenario_site(site, scenario, seed, Path(folder)), scenario, hours)
+
+
+def _run(site: SiteConfig, scenario: Scenario, hours: float) -> dict[str, Any]:
     zone = ZoneInfo(site.site.timezone)
     start = datetime.fromisoformat(scenario.start).replace(tzinfo=zone).timestamp()
     clock = ManualClock(start)
@@ -158,6 +245,8 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
         gw.id: Controller(site, gw.id, clock, on_reading=recorders[gw.id].reading, on_event=recorders[gw.id].event)
         for gw in site.gateways
     }
+    broker = ModelledBroker(site, scenario.broker_down, start, recorders)
+    grant_demo_permissions(site, controllers)
     rooms = {room.id: room for room in site.rooms if not room.outdoor}
     world_of = {room.id: controllers[room.gateway].world for room in site.rooms}
     series: dict[str, list[dict[str, float]]] = {r: [] for r in rooms}
@@ -187,19 +276,25 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
                 if now >= next_series:
                     outside.append(_point(now - start, *weather.outside(now)))
                     next_series += SERIES_EVERY_S
+            broker.deliver(now)
             if now >= end:
                 break
             for controller in controllers.values():
                 controller.step()
             due = min(
                 [c.next_due() for c in controllers.values()]
-                + [next_band, end]
+                + [c.world.people.next_at() for c in controllers.values()]
+                + [next_band, end, broker.next_change(now)]
                 + ([start + actions[0][0] * HOUR] if actions else [])
             )
             clock.advance(max(due - clock.time(), 0.0))
+            for controller in controllers.values():
+                controller.world.advance_to(clock.time())  # people move, badge and pull doors on time
     finally:
         for controller in controllers.values():
             controller.close()
+        broker.close()
+    door_ids = {(r.id, d.id) for r in site.rooms for d in r.doors if d.access}
     report_rooms = {
         room_id: _room_report(
             room,
@@ -217,6 +312,7 @@ def run(site: SiteConfig, scenario: Scenario, hours: float, seed: int | None = N
         "seed": site.hardware.sim.seed,
         "rooms": report_rooms,
         "outside": outside,
+        "events": [e for r in recorders.values() for e in door_events(r.events, door_ids)],
     }
 
 

@@ -33,6 +33,18 @@ def broker(site):
         yield running
 
 
+@pytest.fixture
+def dashboard_ingest(site, broker):
+    """The dashboard's ingest for `site` on the test's broker, subscribed; stopped afterwards."""
+    from dashboard.ingest import Ingest
+
+    running = Ingest(site, site.dashboard_database, broker.host, broker.port, "dashboard", broker.password("dashboard"))
+    running.start()
+    assert running.wait_ready(10)
+    yield running
+    running.stop()
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 

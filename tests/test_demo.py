@@ -173,6 +173,22 @@ def test_a_keepers_scans_at_the_shelves_and_the_desk_appear_on_the_scans_page(de
     assert page.locator("table.scans tr.unknown").count() == 0  # the demo's register knows its dossiers
 
 
+def test_pairs_go_in_by_badge_and_a_refusal_says_why_on_the_doors_page(demo, page):
+    login_page(page, demo.dashboard, "keeper", demo.passwords["keeper"])
+
+    def log() -> list[str]:
+        page.goto(demo.dashboard + "doors/")
+        return page.locator("table.access-log tbody tr.granted, table.access-log tbody tr.refused").all_inner_texts()
+
+    def seen() -> bool:
+        rows = log()
+        return any(" + " in r and "准许" in r for r in rows) and any("等待第二人" in r for r in rows)
+
+    wait_until(seen, timeout=120, every=2, what="a pair let in and a badge waiting for its second person")
+    page.goto(demo.dashboard + "doors/register")
+    expect(page.locator("table.register tbody tr[data-person]").first).to_be_visible()
+
+
 def test_a_keeper_is_refused_the_admin_pages(demo, page):
     login_page(page, demo.dashboard, "keeper", demo.passwords["keeper"])
     for path in ("admin/users", "audit/"):

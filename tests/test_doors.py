@@ -57,6 +57,7 @@ class Door:
         raw = raw_demo()
         raw["storage"]["dir"] = str(tmp_path / "var")
         raw["hardware"]["sim"]["door_openings_per_hour"] = 0.0
+        raw["hardware"]["sim"]["badge_visits_per_hour"] = 0.0  # only the people the test sends
         entrance(raw)["strike"].update(strike or {})
         self.site = from_dict(raw, tmp_path / "site.toml")
         self.clock = ManualClock(start)
@@ -252,3 +253,34 @@ def test_fail_mode_decides_the_door_when_the_gateway_dies(door, mode, free_when_
     assert d.locked
     d.controller.close()  # the gateway stops: every pin released
     assert d.world.door_locked(ROOM, DOOR) is not free_when_dead
+
+
+def test_badge_tags_at_a_door_mfrc522_forged_or_not_badges_are_refused(tmp_path):
+    raw = raw_demo()
+    raw["storage"]["dir"] = str(tmp_path / "var")
+    raw["hardware"]["sim"]["badge_visits_per_hour"] = 0.0
+    entrance(raw)["readers"][1] = {"kind": "rfid", "id": "east-door", "side": "outside"}
+    entrance(raw)["readers"][0]["side"] = "inside"
+    events: list[dict] = []
+    site = from_dict(raw, tmp_path / "site.toml")
+    clock = ManualClock(MONDAY_10)
+    record = lambda _kind, **fields: events.append(fields)  # noqa: E731
+    controller = Controller(site, "gw-east", clock, on_reading=lambda *_: None, on_event=record)
+    try:
+        doc = signed_document(site, [{**staff("keeper"), "badges": [{"number": "B-0001"}]}], rooms={})
+        controller.doors.apply(protocol.PermissionDocument.model_validate_json(doc))
+        tag = controller.doors.tag
+        assert not tag("east-shelf", True, "dossier", "DA-1", None)  # not a door's reader: a plain tag_read
+        assert tag("east-door", False, None, None, "bad_mac")
+        assert tag("east-door", False, None, None, "bad_crc")
+        assert tag("east-door", True, "dossier", "DA-2026-00042", None)
+        assert tag("east-door", True, "badge", "B-0001", None)
+        reasons = [(e["data"]["reason"], e["data"].get("detail")) for e in events if "reason" in e.get("data", {})]
+        assert reasons == [
+            ("forged_tag", "bad_mac"),
+            ("unreadable", "bad_crc"),
+            ("not_a_badge", "a dossier tag DA-2026-00042"),
+            ("granted", None),
+        ]
+    finally:
+        controller.close()

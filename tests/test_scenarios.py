@@ -112,4 +112,7 @@ def test_the_command_writes_the_report_in_the_documented_shape(tmp_path):
 def test_every_shipped_scenario_is_listed():
     answer = subprocess.run([sys.executable, "-m", "storeroom", "sim", "list"], capture_output=True, text=True)
     names = [line.split()[0] for line in answer.stdout.splitlines()]
-    assert names == ["humid-summer", "dry-winter", "sensor-failure", "door-left-open", "tank-full"]
+    assert names == [
+        "humid-summer", "dry-winter", "sensor-failure", "door-left-open", "tank-full",
+        "two-person-entry", "after-hours", "door-held-open", "forced-door", "broker-down-entry",
+    ]  # fmt: skip

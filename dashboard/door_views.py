@@ -1,0 +1,219 @@
+"""Doors: each badge door's state, the access log with reasons, a remote unlock that needs a reason; the
+entry register (and its CSV); permission management for admins, which publishes the signed document.
+
+Door alarms (`door_forced`, `door_held_open`, ...) are alerts like any other (dashboard/alerts.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from dashboard import alerts, commands, entries, permissions
+from dashboard.access import audit, current
+from dashboard.connection import people, store
+from gateway import protocol
+from gateway.protocol import utc_now
+
+bp = Blueprint("doors", __name__, url_prefix="/doors")
+REGISTER_COLUMNS = ("room", "door", "person", "entered", "with", "left", "left_by")
+OFFICE_HOURS = [{"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"}]
+DOOR_ALARMS = ("door_forced", "door_held_open", "door_tamper", "strike_fault", "emergency_release")
+
+REASONS = {
+    "granted": lazy_gettext("granted"),
+    "exit": lazy_gettext("left by badge"),
+    "exit_button": lazy_gettext("exit button"),
+    "remote_unlock": lazy_gettext("unlocked from the dashboard"),
+    "unknown_badge": lazy_gettext("unknown badge"),
+    "forged_tag": lazy_gettext("forged tag"),
+    "unreadable": lazy_gettext("unreadable badge"),
+    "not_a_badge": lazy_gettext("not a badge"),
+    "lost_badge": lazy_gettext("badge reported lost"),
+    "user_disabled": lazy_gettext("holder disabled"),
+    "no_permission": lazy_gettext("no permission for this room"),
+    "not_yet_valid": lazy_gettext("permission not yet valid"),
+    "expired": lazy_gettext("permission expired"),
+    "outside_hours": lazy_gettext("outside hours"),
+    "waiting_second_person": lazy_gettext("waiting for a second person"),
+    "visitor_needs_staff": lazy_gettext("visitor needs a staff badge"),
+    "anti_passback": lazy_gettext("anti-passback"),
+    "no_permissions": lazy_gettext("no permission document on the gateway"),
+}
+
+
+def _badge_doors() -> list[dict]:
+    site = current_app.config["SITE"]
+    shown = {r["id"]: r for r in store().rooms(utc_now())}
+    doors = []
+    for room in site.rooms:
+        for door in room.doors:
+            if door.access is None:
+                continue
+            state = next((d for d in shown.get(room.id, {}).get("doors", []) if d["id"] == door.id), {})
+            doors.append({"room": room.id, "room_name": room.name, "gateway": room.gateway, "id": door.id} | state)
+    return doors
+
+
+@bp.get("/")
+def page() -> str:
+    opened = store()
+    door_alerts = [a for a in alerts.history(opened.db.conn, limit=200) if a["kind"] in DOOR_ALARMS and a["active"]]
+    return render_template(
+        "doors.html",
+        doors=_badge_doors(),
+        log=entries.access_log(opened.db, limit=100),
+        door_alerts=door_alerts,
+        reasons=REASONS,
+    )
+
+
+@bp.post("/<room_id>/unlock")
+def unlock(room_id: str) -> Response:
+    """One strike pulse, sent to the room's gateway; refused without a reason; audited with it."""
+    door = next((d for d in _badge_doors() if d["room"] == room_id), None)
+    reason = request.form.get("reason", "").strip()
+    try:
+        if door is None:
+            raise ValueError(_("this room has no badge door"))
+        if not reason:
+            raise ValueError(_("a remote unlock needs a reason"))
+        site = current_app.config["SITE"]
+        args = {"room": room_id, "reason": reason[:200]}
+        command_id = commands.send(
+            people(), current_app.config["PUBLISH"], site=site.site.id, gateway=door["gateway"], name="unlock",
+            args=args, by=current().user.name,
+        )  # fmt: skip
+        audit("door_unlock", f"room/{room_id}", id=command_id, reason=reason[:200])
+    except (ValueError, commands.CommandError) as exc:
+        audit("door_unlock_refused", f"room/{room_id}", reason=reason[:200], why=str(exc))
+        flash(_("Not sent: %(reason)s", reason=exc), "error")
+    else:
+        flash(_("Unlock sent to the gateway; the door opens for one pulse."), "ok")
+    return redirect(url_for("doors.page"))
+
+
+def _register() -> list[dict]:
+    return entries.register(store().db, since=request.args.get("since") or None)
+
+
+@bp.get("/register")
+def register() -> str:
+    return render_template("door_register.html", rows=_register())
+
+
+@bp.get("/register.csv")
+def register_csv() -> Response:
+    rows = _register()
+    audit("entry_register_export", "doors/register", rows=len(rows))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REGISTER_COLUMNS)
+    for row in rows:
+        writer.writerow([",".join(row[c]) if c == "with" else row[c] or "" for c in REGISTER_COLUMNS])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=entry-register.csv"},
+    )
+
+
+# -- permissions (admins) ---------------------------------------------------------------------------
+
+
+def _door_rooms() -> list:
+    return [r for r in current_app.config["SITE"].rooms if any(d.access for d in r.doors)]
+
+
+@bp.get("/permissions")
+def permissions_page() -> str:
+    conn = people()
+    return render_template(
+        "door_permissions.html",
+        holders=permissions.holders(conn),
+        rules=permissions.rooms(conn),
+        rooms=_door_rooms(),
+        latest=permissions.latest(conn),
+        running=permissions.gateway_versions(store().db.conn),
+    )
+
+
+@bp.post("/permissions/holder")
+def save_holder() -> Response:
+    form = request.form
+    numbers = [n.strip() for n in form.get("badges", "").split(",") if n.strip()]
+    lost = {n.strip() for n in form.get("lost", "").split(",") if n.strip()}
+    windows = [] if form.get("hours") == "any" else OFFICE_HOURS
+    grant = {
+        "windows": windows,
+        "valid_from": form.get("valid_from") or None,
+        "valid_until": form.get("valid_until") or None,
+    }
+    raw = {
+        "id": form.get("id", "").strip(),
+        "name": form.get("name", "").strip(),
+        "kind": form.get("kind", "staff"),
+        "disabled": form.get("disabled") == "on",
+        "badges": [{"number": n, "lost": n in lost} for n in numbers],
+        "grants": [{"room": room, **grant} for room in form.getlist("rooms")],
+    }
+    try:
+        for key in ("valid_from", "valid_until"):
+            if grant[key]:
+                date.fromisoformat(grant[key])
+        holder = permissions.holder_from(raw)
+        permissions.save_holder(people(), holder, current().user.name)
+    except (ValueError, permissions.HolderError) as exc:
+        flash(_("Not saved: %(reason)s", reason=exc), "error")
+    else:
+        audit("access_holder_saved", f"holder/{holder.id}", kind=holder.kind, disabled=holder.disabled,
+              badges=",".join(numbers), lost=",".join(sorted(lost)), rooms=",".join(form.getlist("rooms")))  # fmt: skip
+        flash(_("Saved. Publish to send it to the doors."), "ok")
+    return redirect(url_for("doors.permissions_page"))
+
+
+@bp.post("/permissions/room")
+def save_room() -> Response:
+    room = request.form.get("room", "")
+    try:
+        if room not in {r.id for r in _door_rooms()}:
+            raise ValueError(_("this room has no badge door"))
+        rule = protocol.RoomRule(
+            two_person=request.form.get("two_person") == "on",
+            window_s=float(request.form.get("window_s", "30")),
+            anti_passback=request.form.get("anti_passback") == "on",
+        )
+        permissions.save_room(people(), room, rule)
+    except ValueError as exc:
+        flash(_("Not saved: %(reason)s", reason=str(exc).splitlines()[0]), "error")
+    else:
+        audit("access_room_saved", f"room/{room}", two_person=rule.two_person, window_s=rule.window_s,
+              anti_passback=rule.anti_passback)  # fmt: skip
+        flash(_("Saved. Publish to send it to the doors."), "ok")
+    return redirect(url_for("doors.permissions_page"))
+
+
+@bp.post("/permissions/publish")
+def publish() -> Response:
+    site = current_app.config["SITE"]
+    publisher = current_app.config["PUBLISH"]
+    if publisher is None:
+        flash(_("Not sent: %(reason)s", reason=_("the dashboard is not connected to the broker")), "error")
+        return redirect(url_for("doors.permissions_page"))
+    document = permissions.issue(people(), site, current().user.name)
+    failed = permissions.publish(document, site, publisher)
+    audit("access_published", "doors/permissions", version=document.version, holders=len(document.holders),
+          unreached=",".join(failed))  # fmt: skip
+    if failed:
+        flash(
+            _("Version %(v)s kept, but not sent to: %(gateways)s", v=document.version, gateways=", ".join(failed)),
+            "error",
+        )
+    else:
+        flash(_("Version %(v)s sent to the gateways.", v=document.version), "ok")
+    return redirect(url_for("doors.permissions_page"))

@@ -1,0 +1,103 @@
+"""The doors pages in Debian's Chromium over real HTTP: an admin gives a badge and publishes the permission
+document through the forms, and it arrives signed and retained on the gateway's topic at a real broker;
+the access log shows each decision's reason in the page's language."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Browser, Page, expect
+
+from dashboard.app import create_app
+from dashboard.store import Store
+from gateway import protocol
+from hardware.access_key import access_key
+from tests.support import add_user, login_page, wait_until
+from tests.test_dashboard_page import WebServer, free_port
+
+pytestmark = pytest.mark.browser
+EAST = protocol.Topics("demo", "gw-east")
+
+
+@pytest.fixture
+def server(site, dashboard_ingest) -> Iterator[WebServer]:
+    running = WebServer(create_app(site, publish=dashboard_ingest.publish), free_port()).start()
+    add_user(site.dashboard_database, "amy", "admin")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def page(chromium: Browser, server: WebServer) -> Iterator[Page]:
+    context = chromium.new_context()
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    login_page(opened, server.url, "amy")
+    yield opened
+    context.close()
+    assert errors == [], "the page's script raised"
+
+
+def retained(broker, topic: str) -> list[bytes]:
+    """What a new subscriber gets at once on `topic`: the retained message, if any."""
+    got: list[bytes] = []
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"v-{uuid.uuid4().hex}")
+    client.username_pw_set("viewer", broker.password("viewer"))
+    client.on_message = lambda _c, _u, m: got.append(m.payload)
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        wait_until(lambda: got, timeout=10, what=f"the retained message on {topic}")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return got
+
+
+def test_an_admin_gives_a_badge_and_publishes_it_to_the_gateway(site, server, page, broker):
+    page.goto(server.url + "doors/permissions")
+    expect(page.locator('[data-field="version"]')).to_contain_text("尚未发布")
+    page.fill('input[name="id"]', "keeper")
+    page.fill('input[name="name"]', "王芳")
+    page.fill('input[name="badges"]', "12:1001")
+    page.check('input[name="rooms"][value="east-stack"]')
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+    expect(page.locator('[data-holder="keeper"]')).to_contain_text("12:1001")
+    page.check('form.room-rule input[name="two_person"]')
+    with page.expect_navigation():
+        page.click('button[name="save_room"]')
+    with page.expect_navigation():
+        page.click('button[name="publish"]')
+    expect(page.locator('[role="status"]')).to_contain_text("第 1 版已发送到各网关")
+    expect(page.locator('[data-field="version"]')).to_contain_text("第 1 版")
+
+    (payload,) = retained(broker, EAST.permissions)
+    document = protocol.parse(EAST.permissions, payload).payload
+    assert document.verify(access_key(site))
+    assert document.version == 1 and document.rooms["east-stack"].two_person
+    assert [(h.id, h.badges[0].number, h.grants[0].room) for h in document.holders] == [
+        ("keeper", "12:1001", "east-stack")
+    ]
+
+
+def test_the_access_log_shows_why(site, server, page):
+    with Store(site.dashboard_database) as store:
+        for seq, (reason, granted) in enumerate([("outside_hours", False), ("granted", True)], start=1):
+            event = protocol.Event(
+                id=f"a{seq}", seq=seq, ts=protocol.utc_now(), kind="access", room="east-stack", device="entrance",
+                data={"granted": granted, "reason": reason, "side": "outside", "holder": "keeper"},
+            )  # fmt: skip
+            store.ingest(EAST.event("access"), event.to_json())
+    page.goto(server.url + "doors/")
+    rows = page.locator("table.access-log tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator('tr[data-reason="outside_hours"]')).to_contain_text("不在准入时段")
+    expect(page.locator('tr[data-reason="granted"]')).to_contain_text("准许")
+    expect(page.locator('table.doors tr[data-door="east-stack/entrance"]')).to_be_visible()

@@ -36,6 +36,7 @@ from dashboard import (
     auth,
     connection,
     dossiers,
+    event_text,
     formatting,
     overview,
     page_files,
@@ -108,6 +109,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})
+    event_text.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_headers)
     return app

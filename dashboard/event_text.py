@@ -12,50 +12,52 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
-TEXTS: dict[str, Any] = {
+from dashboard.access import N_
+
+TEXTS: dict[str, str] = {
     # climate (gateway/climate_watch.py, gateway/controller.py, gateway/climate.py)
-    "temperature_high": _l("Temperature %(value)s, above its limit of %(limit)s"),
-    "temperature_low": _l("Temperature %(value)s, below its limit of %(limit)s"),
-    "humidity_high": _l("Humidity %(value)s, above its limit of %(limit)s"),
-    "humidity_low": _l("Humidity %(value)s, below its limit of %(limit)s"),
-    "temperature_swing": _l("Temperature swung %(value)s within 24 h (at most %(limit)s)"),
-    "humidity_swing": _l("Humidity swung %(value)s within 24 h (at most %(limit)s)"),
-    "condensation_risk": _l("Dew point %(value)s, close to the coldest surface (at most %(limit)s)"),
-    "mould_risk": _l("Mould index %(value)s (limit %(limit)s): damp has lasted long enough for mould to start"),
-    "sensor_stale": _l("Sensor %(device)s: its value is too old to control by"),
-    "sensor_failed": _l("Sensor %(device)s has failed"),
-    "climate_fail_safe": _l("No usable humidity in %(room)s: the dehumidifiers are in their safe state"),
-    "dehumidifier_tank_full": _l("%(device)s: tank full, unit stopped; empty it"),
-    "dehumidifier_fault": _l("%(device)s is not lowering the humidity: stopped, to be tried again"),
-    "dehumidifier_long_run": _l("%(device)s has run for hours without a rest"),
-    "relay:on": _l("%(device)s switched on"),
-    "relay:off": _l("%(device)s switched off"),
+    "temperature_high": N_("Temperature %(value)s, above its limit of %(limit)s"),
+    "temperature_low": N_("Temperature %(value)s, below its limit of %(limit)s"),
+    "humidity_high": N_("Humidity %(value)s, above its limit of %(limit)s"),
+    "humidity_low": N_("Humidity %(value)s, below its limit of %(limit)s"),
+    "temperature_swing": N_("Temperature swung %(value)s within 24 h (at most %(limit)s)"),
+    "humidity_swing": N_("Humidity swung %(value)s within 24 h (at most %(limit)s)"),
+    "condensation_risk": N_("Dew point %(value)s, close to the coldest surface (at most %(limit)s)"),
+    "mould_risk": N_("Mould index %(value)s (limit %(limit)s): damp has lasted long enough for mould to start"),
+    "sensor_stale": N_("Sensor %(device)s: its value is too old to control by"),
+    "sensor_failed": N_("Sensor %(device)s has failed"),
+    "climate_fail_safe": N_("No usable humidity in %(room)s: the dehumidifiers are in their safe state"),
+    "dehumidifier_tank_full": N_("%(device)s: tank full, unit stopped; empty it"),
+    "dehumidifier_fault": N_("%(device)s is not lowering the humidity: stopped, to be tried again"),
+    "dehumidifier_long_run": N_("%(device)s has run for hours without a rest"),
+    "relay:on": N_("%(device)s switched on"),
+    "relay:off": N_("%(device)s switched off"),
     # readers, copy stands and pages (gateway/service.py, gateway/copystand.py, gateway/uploads.py)
-    "reader_fault": _l("Tag reader %(device)s stopped answering"),
-    "tag_read:valid": _l("Tag %(code)s read at %(location)s"),
-    "tag_read:invalid": _l("An invalid tag was presented at %(location)s"),
-    "stand_session:open": _l("Copy stand %(device)s: session for %(dossier)s opened"),
-    "stand_session:closed": _l("Copy stand %(device)s: session for %(dossier)s closed, %(pages)s pages"),
-    "page": _l("%(dossier)s page %(page)s saved"),
-    "dossier_scanned": _l("%(dossier)s: %(pages)s pages scanned"),
+    "reader_fault": N_("Tag reader %(device)s stopped answering"),
+    "tag_read:valid": N_("Tag %(code)s read at %(location)s"),
+    "tag_read:invalid": N_("An invalid tag was presented at %(location)s"),
+    "stand_session:open": N_("Copy stand %(device)s: session for %(dossier)s opened"),
+    "stand_session:closed": N_("Copy stand %(device)s: session for %(dossier)s closed, %(pages)s pages"),
+    "page": N_("%(dossier)s page %(page)s saved"),
+    "dossier_scanned": N_("%(dossier)s: %(pages)s pages scanned"),
     # doors (gateway/doors.py)
-    "door:open": _l("%(device)s opened"),
-    "door:closed": _l("%(device)s closed"),
-    "access:granted": _l("%(device)s: %(holder)s let in or out"),
-    "access:refused": _l("%(device)s: a badge was refused"),
-    "door_forced": _l("%(device)s forced open (opened while locked, without a grant)"),
-    "door_held_open": _l("%(device)s has been held open too long"),
-    "door_tamper": _l("%(device)s: the reader's tamper loop is open"),
-    "strike_fault": _l("%(device)s: the lock does not follow its relay"),
-    "emergency_release": _l("%(device)s released by the emergency input (fire alarm)"),
-    "permissions:applied": _l("Permission document %(version)s in force"),
-    "permissions:refused": _l("Permission document %(version)s refused"),
+    "door:open": N_("%(device)s opened"),
+    "door:closed": N_("%(device)s closed"),
+    "access:granted": N_("%(device)s: %(holder)s let in or out"),
+    "access:refused": N_("%(device)s: a badge was refused"),
+    "door_forced": N_("%(device)s forced open (opened while locked, without a grant)"),
+    "door_held_open": N_("%(device)s has been held open too long"),
+    "door_tamper": N_("%(device)s: the reader's tamper loop is open"),
+    "strike_fault": N_("%(device)s: the lock does not follow its relay"),
+    "emergency_release": N_("%(device)s released by the emergency input (fire alarm)"),
+    "permissions:applied": N_("Permission document %(version)s in force"),
+    "permissions:refused": N_("Permission document %(version)s refused"),
     # the dashboard's own checks (dashboard/alerts.py)
-    "gateway_offline": _l("Gateway %(gateway)s is offline: its rooms are not watched from here"),
-    "seq_gap": _l("Messages from %(gateway)s are missing (gaps in seq)"),
+    "gateway_offline": N_("Gateway %(gateway)s is offline: its rooms are not watched from here"),
+    "seq_gap": N_("Messages from %(gateway)s are missing (gaps in seq)"),
 }
 """Sentence per kind (or `kind:variant`), its placeholders filled from the event's fields and data."""
 
@@ -80,10 +82,10 @@ UNITS = {
 }
 """Units of `value` and `limit` per kind; the mould index has none."""
 
-CLEARED = _l("Over: %(what)s")
-GATEWAY_WORDS = _l("in the gateway's own words")
+CLEARED = N_("Over: %(what)s")
+GATEWAY_WORDS = N_("in the gateway's own words")
 
-SEVERITIES = {"info": _l("info"), "warning": _l("warning"), "alarm": _l("alarm")}
+SEVERITIES = {"info": N_("info"), "warning": N_("warning"), "alarm": N_("alarm")}
 
 
 def _number(value: Any, unit: str) -> Any:
@@ -107,8 +109,9 @@ def sentence(
     room: str | None = None,
     device: str | None = None,
     gateway: str | None = None,
+    translate: Callable[[str], str] = gettext,
 ) -> str | None:
-    """The event in the current request's language, or None when the table cannot word it."""
+    """The event in the current request's language (or `translate`'s), or None when the table cannot word it."""
     data = data or {}
     template = TEXTS.get(key_of(kind, data))
     if template is None:
@@ -118,10 +121,10 @@ def sentence(
     fields |= {key: value for key, value in data.items() if key not in fields}
     fields |= {key: value for key, value in (("room", room), ("device", device), ("gateway", gateway)) if value}
     try:
-        text = str(template) % fields
+        text = translate(template) % fields
     except (KeyError, TypeError, ValueError):
         return None  # an event without the fields its sentence needs: the gateway's words will do
-    return str(CLEARED) % {"what": text} if data.get("cleared") is True else text
+    return translate(CLEARED) % {"what": text} if data.get("cleared") is True else text
 
 
 def alert_text(alert: Mapping[str, Any]) -> Markup:
@@ -136,11 +139,11 @@ def alert_text(alert: Mapping[str, Any]) -> Markup:
     if text is not None:
         return escape(text)
     words = alert.get("message") or alert["kind"]
-    return Markup('<q class="gateway-words" lang="en" title="{}">{}</q>').format(str(GATEWAY_WORDS), words)
+    return Markup('<q class="gateway-words" lang="en" title="{}">{}</q>').format(gettext(GATEWAY_WORDS), words)
 
 
-def severity_text(severity: str) -> str:
-    return str(SEVERITIES.get(severity, severity))
+def severity_text(severity: str, translate: Callable[[str], str] = gettext) -> str:
+    return translate(SEVERITIES[severity]) if severity in SEVERITIES else severity
 
 
 def init_app(app: Flask) -> None:

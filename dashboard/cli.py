@@ -416,11 +416,38 @@ def audit_verify(config_path: str) -> None:
 
     Example: storeroom audit verify --config hardware/configs/demo.toml
     """
+    from dashboard import audit_anchor
     from dashboard.audit import verify
 
-    verdict = verify(_people(config_path))
-    if verdict.ok:
-        click.echo(f"audit trail intact: {verdict.rows} rows checked")
+    conn = _people(config_path)
+    verdict = verify(conn)
+    if not verdict.ok:
+        click.echo(f"audit trail broken at row {verdict.first_bad}: {verdict.reason}", err=True)
+        raise SystemExit(1)
+    path = audit_anchor.anchors_file(load_or_exit(config_path))
+    last = audit_anchor.latest(path)
+    cut = audit_anchor.check(conn, last) if last else None
+    if cut:
+        click.echo(f"audit trail broken: {cut} ({path})", err=True)
+        raise SystemExit(1)
+    held = f", up to the anchor of row {last.id} ({last.at})" if last else "; no anchor yet (storeroom audit anchor)"
+    click.echo(f"audit trail intact: {verdict.rows} rows checked{held}")
+
+
+@audit.command("anchor")
+@config_option
+def audit_anchor_command(config_path: str) -> None:
+    """Write the trail's head (last row's id and hash) to the append-only anchors file in the secrets folder,
+    so that `audit verify` can tell when the newest rows are cut off. The dashboard does it every minute.
+
+    Example: storeroom audit anchor --config hardware/configs/demo.toml
+    """
+    from dashboard import audit_anchor
+
+    conn = _people(config_path)
+    path = audit_anchor.anchors_file(load_or_exit(config_path))
+    written = audit_anchor.anchor(conn, path)
+    if written is None:
+        click.echo("the audit trail is empty: nothing to anchor")
         return
-    click.echo(f"audit trail broken at row {verdict.first_bad}: {verdict.reason}", err=True)
-    raise SystemExit(1)
+    click.echo(f"audit head anchored: row {written.id} {written.hash} ({path})")

@@ -124,7 +124,8 @@ def _climate(conn: sqlite3.Connection, site: SiteConfig, period: Period) -> list
                 "temperature": [round(v, 1) for v in row[1:4]] if count else None,
                 "humidity": [round(v, 1) for v in row[4:7]] if count else None,
                 "bands": {"temperature_c": [t_low, t_high], "humidity_rh": [rh_low, rh_high]},
-                "in_band": round(row[7] / count, 4) if count else None,
+                # An outdoor position has no band to keep: its values are shown for comparison only.
+                "in_band": round(row[7] / count, 4) if count and not room.outdoor else None,
             }
         )
     return rooms

@@ -150,6 +150,20 @@ def test_a_weekly_report_in_the_users_language_written_to_a_file(filled, tmp_pat
     with sqlite3.connect(site.dashboard_database) as conn:
         users = Users(conn)
         users.set_language(users.get("fatima").id, "en")
+    with sqlite3.connect(site.dashboard_database) as conn:  # a dossier digitized, a shelf's stocktake closed
+        conn.execute(
+            "INSERT INTO dossier_scans (site, dossier, gateway, seq, ts, received, pages, files)"
+            " VALUES ('demo', 'A01-0007', 'gw-east', 90, '2026-11-17T03:00:00.000000Z', '2026-11-17T03:00:01Z',"
+            " 14, '{}')"
+        )
+        conn.execute(
+            "INSERT INTO stocktakes (id, scope, started, started_by, closed, closed_by)"
+            " VALUES (1, 'east-shelf', '2026-11-16T01:00:00Z', 'kim', '2026-11-16T02:00:00.000000Z', 'kim')"
+        )
+        conn.executemany(
+            "INSERT INTO stocktake_findings (stocktake, code, outcome) VALUES (1, ?, ?)",
+            [("A01-0001", "found"), ("A01-0002", "found"), ("A01-0003", "missing"), ("A01-0004", "misplaced")],
+        )
     out = tmp_path / "week.eml"
     result = storeroom(
         "dashboard", "report", "--period", "week", "--end", "2026-11-21", "--user", "fatima",
@@ -163,7 +177,9 @@ def test_a_weekly_report_in_the_users_language_written_to_a_file(filled, tmp_pat
     assert "Humidity 62.0 % RH, above its limit of 60.0 % RH" in text
     assert "raised: 2, ended: 2, acknowledged: 1" in text
     assert "gw-west: offline 30 min (1 times)" in html
-    assert "== Dossiers digitized ==\nnone" in text and "== Stocktakes closed ==\nnone" in text
+    assert "== Dossiers digitized ==\n- A01-0007: 14 pages" in text
+    assert "== Stocktakes closed ==\n- east-shelf: 2 found, 1 missing, 1 misplaced" in text
+    assert "Outside (north wall) (outside): no readings" in text
     assert audited(site) == [("report_generated", "report/week/2026-11-13T16:00:00.000000Z")]
 
 

@@ -10,5 +10,7 @@
     api.py         GET /api/...      the JSON API
     connection.py  one read-only database connection per request
     formatting.py  how values read on the page (ages, states, gaps)
+    event_text.py  gateways' events and alerts worded in the reader's language, from their fields
+    report.py      the daily / weekly report as a MIME e-mail in the recipient's language (`dashboard report`)
     serve.py       ingest + waitress until SIGTERM;  cli.py: `storeroom dashboard serve`
 """

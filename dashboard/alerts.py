@@ -10,6 +10,7 @@ An alert that ends by itself stays in the history; a person acknowledges it with
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -29,12 +30,18 @@ def raise_alert(
     severity: str,
     message: str,
     at: str,
+    device: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> None:
-    """Open an alert unless one with this key is active already."""
+    """Open an alert unless one with this key is active already.
+
+    `message` is the gateway's own words; `kind`, `room`, `device` and `data` let each page word it anew in
+    its reader's language (dashboard/event_text.py).
+    """
     conn.execute(
-        "INSERT OR IGNORE INTO alerts (site, gateway, room, key, kind, severity, message, started)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (site, gateway, room, key, kind, severity, message, at),
+        "INSERT OR IGNORE INTO alerts (site, gateway, room, key, kind, severity, message, started, device, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (site, gateway, room, key, kind, severity, message, at, device, json.dumps(data or {}, ensure_ascii=False)),
     )
 
 
@@ -61,6 +68,8 @@ def on_event(conn: sqlite3.Connection, row: dict[str, Any], body: Any) -> None:
             severity=body.severity,
             message=body.message or body.kind,
             at=at,
+            device=body.device,
+            data=body.data,
         )
 
 
@@ -113,11 +122,18 @@ COLUMNS = (
     "acked_by",
     "acked_at",
     "comment",
+    "device",
+    "data",
 )
 
 
 def _dicts(rows: list[tuple]) -> list[dict[str, Any]]:
-    return [{**dict(zip(COLUMNS, row, strict=True)), "active": row[7] is None} for row in rows]
+    found = []
+    for row in rows:
+        alert = dict(zip(COLUMNS, row, strict=True))
+        alert["data"] = json.loads(alert["data"] or "{}")
+        found.append({**alert, "active": alert["ended"] is None})
+    return found
 
 
 def active(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ from dashboard import (
     connection,
     door_views,
     dossiers,
+    event_text,
     formatting,
     loan_views,
     overview,
@@ -116,6 +117,7 @@ def create_app(site: SiteConfig, *, database: Path | None = None, publish: Publi
     ):
         app.register_blueprint(blueprint)
     app.context_processor(lambda: {"active_alerts": alert_views.active_alerts()})
+    event_text.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     app.after_request(_headers)
     return app

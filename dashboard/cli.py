@@ -351,6 +351,76 @@ def pages_verify(config_path: str) -> None:
         raise SystemExit(1)
 
 
+@dashboard.command("report")
+@click.option(
+    "--period",
+    type=click.Choice(["day", "week"]),
+    default="day",
+    show_default=True,
+    help="Yesterday, or the seven days before today (whole days in the site's time zone).",
+)
+@click.option(
+    "--end", "end", type=click.DateTime(["%Y-%m-%d"]), help="The local date the period ends before (default: today)."
+)
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(["zh_CN", "en"]),
+    help="The report's language (default: the --user's choice, else the site's).",
+)
+@click.option("--user", "user_name", help="A dashboard user whose language the report takes.")
+@click.option("--to", "to", required=True, help="The recipient's e-mail address.")
+@click.option("--smtp", help="Send through this SMTP server, HOST:PORT (default: the config's reports.smtp).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write the e-mail to this .eml file instead.")
+@config_option
+def report(period: str, end, language: str | None, user_name: str | None, to: str, smtp: str | None,
+           out: str | None, config_path: str) -> None:  # fmt: skip
+    """Make the daily or weekly report (climate per room, alerts, gateways offline, dossiers digitized,
+    stocktakes) as an e-mail in the recipient's language; write it to --out, or send it. Audited.
+
+    The SMTP account, if the server needs one, is read from `<secrets>/smtp.user` and `smtp.password`.
+
+    Example: storeroom dashboard report --period week --lang zh_CN --to keeper@example.org --out week.eml
+    --config hardware/configs/demo.toml
+    """
+    import re
+    from pathlib import Path
+
+    from dashboard import report as reports
+    from dashboard.audit import record
+    from dashboard.users import UserError, Users
+
+    if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", to):
+        raise click.BadParameter(f"{to!r} is not one e-mail address", param_hint="--to")
+    site = load_or_exit(config_path)
+    conn = _people(config_path)
+    if language is None and user_name:
+        try:
+            language = Users(conn).language(Users(conn).get(user_name).id)
+        except UserError as exc:
+            click.echo(f"storeroom: {exc}", err=True)
+            raise SystemExit(1) from None
+    language = language or site.dashboard.language
+    span = reports.Period.of(period, site.site.timezone, end.date() if end else None)
+    message = reports.render(reports.gather(conn, site, span), language=language, sender=site.reports.sender, to=to)
+    where = out or f"smtp://{smtp or site.reports.smtp}"
+    if out:
+        Path(out).write_bytes(bytes(message))
+    else:
+        host, port = _host_port(smtp or site.reports.smtp, "--smtp")
+        try:
+            reports.send(message, host=host, port=port, starttls=site.reports.starttls,
+                         secrets=site.storage.secrets, timeout_s=site.reports.timeout_s)  # fmt: skip
+        except reports.MailError as exc:
+            click.echo(f"storeroom: {exc}", err=True)
+            raise SystemExit(1) from None
+    record(conn, actor=_cli_actor(), action="report_generated", obj=f"report/{period}/{span.since}",
+           detail={"period": period, "start": span.since, "end": span.until, "language": language, "to": to,
+                   "delivered": where})  # fmt: skip
+    conn.close()
+    click.echo(f"{period} report {span.since} .. {span.until} ({language}) for {to}: {where}")
+
+
 @click.group()
 def audit() -> None:
     """The dashboard's tamper-evident audit trail."""
@@ -363,11 +433,38 @@ def audit_verify(config_path: str) -> None:
 
     Example: storeroom audit verify --config hardware/configs/demo.toml
     """
+    from dashboard import audit_anchor
     from dashboard.audit import verify
 
-    verdict = verify(_people(config_path))
-    if verdict.ok:
-        click.echo(f"audit trail intact: {verdict.rows} rows checked")
+    conn = _people(config_path)
+    verdict = verify(conn)
+    if not verdict.ok:
+        click.echo(f"audit trail broken at row {verdict.first_bad}: {verdict.reason}", err=True)
+        raise SystemExit(1)
+    path = audit_anchor.anchors_file(load_or_exit(config_path))
+    last = audit_anchor.latest(path)
+    cut = audit_anchor.check(conn, last) if last else None
+    if cut:
+        click.echo(f"audit trail broken: {cut} ({path})", err=True)
+        raise SystemExit(1)
+    held = f", up to the anchor of row {last.id} ({last.at})" if last else "; no anchor yet (storeroom audit anchor)"
+    click.echo(f"audit trail intact: {verdict.rows} rows checked{held}")
+
+
+@audit.command("anchor")
+@config_option
+def audit_anchor_command(config_path: str) -> None:
+    """Write the trail's head (last row's id and hash) to the append-only anchors file in the secrets folder,
+    so that `audit verify` can tell when the newest rows are cut off. The dashboard does it every minute.
+
+    Example: storeroom audit anchor --config hardware/configs/demo.toml
+    """
+    from dashboard import audit_anchor
+
+    conn = _people(config_path)
+    path = audit_anchor.anchors_file(load_or_exit(config_path))
+    written = audit_anchor.anchor(conn, path)
+    if written is None:
+        click.echo("the audit trail is empty: nothing to anchor")
         return
-    click.echo(f"audit trail broken at row {verdict.first_bad}: {verdict.reason}", err=True)
-    raise SystemExit(1)
+    click.echo(f"audit head anchored: row {written.id} {written.hash} ({path})")

@@ -498,6 +498,16 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    # -- Dashboard platform (issue 3): migrations 40-49 ------------------------------------------------
+    (
+        40,
+        "alerts keep their event's device and data, to be worded in the reader's language",
+        [
+            "ALTER TABLE alerts ADD COLUMN device TEXT",
+            # The raising event's data as JSON (value, limit, ...); '{}' for alerts raised before this.
+            "ALTER TABLE alerts ADD COLUMN data TEXT NOT NULL DEFAULT '{}'",
+        ],
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from types import FrameType
 from waitress import create_server
 
 from dashboard.app import create_app
+from dashboard.audit_anchor import Anchoring, anchors_file
 from dashboard.ingest import Ingest
 from hardware.config import SiteConfig
 
@@ -51,7 +52,9 @@ def serve(
     except OSError as exc:  # the port is taken, or the address is not this machine's
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    anchoring = Anchoring(database, anchors_file(site))
     try:
+        anchoring.start()
         ingest.start()
         if not ingest.wait_ready(10):  # pages still help while the broker is away; the ingest keeps trying
             log.warning("not yet subscribed at %s:%s; serving pages meanwhile", broker_host, broker_port)
@@ -68,6 +71,7 @@ def serve(
         server.task_dispatcher.shutdown()  # let requests in progress finish (waitress waits a few seconds)
         server.close()
         ingest.stop()
+        anchoring.stop()
         log.info("stopped")
 
 

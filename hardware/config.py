@@ -636,6 +636,19 @@ class Pages(_Strict):
         return value.rstrip("/")
 
 
+# -- Dashboard platform (issue 3): e-mailed reports ----------------------------------------------------
+class Reports(_Strict):
+    """Where `storeroom dashboard report --to ...` sends its e-mail. The SMTP account, if the server wants one,
+    is read from the secrets folder (`smtp.user`, `smtp.password`), never from this file."""
+
+    smtp: HostPort = "127.0.0.1:25"
+    sender: Annotated[str, Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$")] = "storeroom@localhost"
+    """The From address."""
+    starttls: bool = True
+    """Upgrade the connection with STARTTLS before logging in (a server that does not offer it is refused)."""
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+
+
 class SiteConfig(_Strict):
     site: Site
     hardware: Hardware
@@ -648,6 +661,7 @@ class SiteConfig(_Strict):
     copy_stands: list[CopyStand] = []
     tracking: Tracking = Tracking()
     pages: Pages = Pages()
+    reports: Reports = Reports()
     source: FilePath | None = None
     """The file this config was read from (set by `load`, not written in TOML)."""
 

@@ -111,7 +111,7 @@ def test_active_alerts_show_in_the_header_of_every_page(app, store):
     for path in ("/", "/alerts/"):
         html = client.get(path).get_data(as_text=True)
         assert "告警: 1" in html
-        assert "gateway gw-west is offline" in html
+        assert "网关 gw-west 离线：其库房暂无法监控" in html
 
 
 def test_the_overview_puts_rooms_in_trouble_first(app, store):

@@ -48,13 +48,13 @@ def test_an_unplugged_sensor_raises_stale_then_failed_and_clears_when_it_reads_a
     assert east.link.wait_connected(10)
     broker.stop()  # keep everything in the outbox, where the test can read it
     east.world.unplug_sensor("east-stack", "dht-1")
-    stale = wait_until(lambda: queued(east, "event/sensor_stale"), what="a sensor_stale alarm")
+    stale = wait_until(lambda: queued(east, "event/sensor_stale"), what="a sensor_stale alarm", timeout=180)
     assert stale[0]["device"] == "dht-1" and stale[0]["severity"] == "warning"
     assert "DHT sensor not found, check wiring" in stale[0]["message"]
-    failed = wait_until(lambda: queued(east, "event/sensor_failed"), what="a sensor_failed alarm")
+    failed = wait_until(lambda: queued(east, "event/sensor_failed"), what="a sensor_failed alarm", timeout=180)
     assert failed[0]["severity"] == "alarm"
     assert any(e["data"].get("cleared") for e in queued(east, "event/sensor_stale"))  # it is failed now, not stale
-    fail_safe = wait_until(lambda: queued(east, "event/climate_fail_safe"), what="the room's fail-safe alarm")
+    fail_safe = wait_until(lambda: queued(east, "event/climate_fail_safe"), 180, "the room's fail-safe alarm")
     assert fail_safe[0]["room"] == "east-stack" and "dehumidifiers off" in fail_safe[0]["message"]
     assert east.world.dehumidifiers_running("east-stack") == []
     values = queued(east, "climate/east-stack")
@@ -66,6 +66,7 @@ def test_an_unplugged_sensor_raises_stale_then_failed_and_clears_when_it_reads_a
     wait_until(
         lambda: [e for e in queued(east, "event/sensor_failed") if e["data"].get("cleared")],
         what="the sensor_failed alarm to clear",
+        timeout=180,
     )
 
 

@@ -109,10 +109,10 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
         master = cleanup.flatten(master)
     specks = 0
     if hints.despeckle:
-        master, specks = cleanup.despeckle(master, hints.dpi)
+        master, specks = cleanup.despeckle(master, hints.dpi, inplace=True)  # the master is ours alone
 
     f = min(1.0, deskew.WORK_WIDTH / size[0])
-    check_gray = cv2.resize(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    check_gray = geometry.shrink(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), (round(size[0] * f), round(size[1] * f)))
     digest = quality.page_hash(check_gray)
     checks = {
         "no_page": quality.no_page(True, found.area_fraction, lim.no_page),

@@ -68,9 +68,23 @@ def page_homography(
     return h, (out_w, out_h)
 
 
-def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample once; area interpolation is not available for perspective, so linear (cubic costs 2x)."""
-    return cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int], rows: int = 128) -> np.ndarray:
+    """Resample once; area interpolation is not available for perspective, so linear (cubic costs 2x).
+
+    Give a 4-channel (BGRA) photo where speed matters: OpenCV resamples 4 channels with vector code, in
+    half the time 3 take. The result is BGR either way, resampled in strips of `rows` rows, so no
+    4-channel copy of the page is ever made.
+    """
+    if image.ndim == 2 or image.shape[2] == 3:
+        return cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    w, h = size
+    out = np.empty((h, w, 3), np.uint8)
+    for y in range(0, h, rows):
+        n = min(rows, h - y)
+        shifted = np.array([[1.0, 0, 0], [0, 1, -y], [0, 0, 1]]) @ homography  # the strip's rows at the top
+        strip = cv2.warpPerspective(image, shifted, (w, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        cv2.cvtColor(strip, cv2.COLOR_BGRA2BGR, dst=out[y : y + n])
+    return out
 
 
 def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 # a Chinese font for the pages (the browser on a kiosk Pi, and the page tests here),
 # venv and a compiler for the wheels that build from source on a Pi (RPi.GPIO, spidev).
 APT_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-microhei python3-venv python3-dev gcc
-# Only the benchmark needs these: the copy stand's peers (unpaper from Debian, the rest from PyPI's `bench` extra).
-BENCH_APT_PACKAGES := unpaper
+# Only the benchmark needs these: the copy stand's peers (unpaper from Debian, the rest from PyPI's `bench` extra)
+# and sysbench, the reference workload for estimating Raspberry Pi 5 times.
+BENCH_APT_PACKAGES := unpaper sysbench
 
 .PHONY: demo test bench lint setup system-deps clean
 

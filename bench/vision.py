@@ -12,7 +12,11 @@ Inputs are generated (seeded, vision/standsim.py), so accuracy is measured, not 
   print's own skew), and their time;
 - `speed`: single thread (cv2.setNumThreads(1)), per 2 MP and 12 MP (4056x3040) photo: decode, correct,
   write master PNG and access JPEG; `io_floor` is decoding the photo and encoding the same outputs only.
-- `memory`: peak resident memory of one 12 MP page in a fresh process, over the same process before it.
+  Beside unpaper's time: its ratio to our whole page, to the correction alone and to the I/O floor alone;
+- `pi5_estimate`: this machine's times scaled by a reference workload whose Pi 5 rate is published (sysbench's
+  CPU test, one thread), with the range the scaling deserves (see PI5_RANGE);
+- `memory`: peak resident memory of one 12 MP page in a fresh process, over the same process before it, with
+  the photo held while the files are written and with it released after correcting.
 
 Each peer's sign convention is found by showing it a flat page turned 2 degrees counter-clockwise.
 """
@@ -192,20 +196,31 @@ def peers(shots: list) -> dict:
 
 
 def _page_once(jpeg: bytes, folder: Path, page: int, hints: Hints) -> dict:
-    t0 = time.perf_counter()
+    """Wall-clock and CPU seconds of each step (CPU time: the machine is shared, and every step is one thread)."""
+    marks = [(time.perf_counter(), time.process_time())]
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    t1 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     result = correct(image, hints)
-    t2 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     meta = outputs.PageMeta("BENCH-1", page, "2026-01-01T00:00:00+08:00", "bench", hints.dpi)
     outputs.save_page(folder, meta, result.master, result.qc)
-    t3 = time.perf_counter()
+    marks.append((time.perf_counter(), time.process_time()))
     # The floor: the same decode, and encoding the same two files, with nothing in between.
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     outputs.write_master(folder, result.master, meta)
     outputs.write_access(folder, result.master, meta)
-    t4 = time.perf_counter()
-    return {"decode": t1 - t0, "correct": t2 - t1, "write": t3 - t2, "whole": t3 - t0, "io_floor": t4 - t3}
+    marks.append((time.perf_counter(), time.process_time()))
+    out = {}
+    for clock, prefix in ((0, ""), (1, "cpu_")):
+        t = [m[clock] for m in marks]
+        out |= {
+            f"{prefix}decode": t[1] - t[0],
+            f"{prefix}correct": t[2] - t[1],
+            f"{prefix}write": t[3] - t[2],
+            f"{prefix}whole": t[3] - t[0],
+            f"{prefix}io_floor": t[4] - t[3],
+        }
+    return out
 
 
 def speed() -> dict:
@@ -221,6 +236,7 @@ def speed() -> dict:
         out[label] = {
             **{f"{k}_ms": v for k, v in med.items()},
             "whole_over_io_floor": round(med["whole"] / med["io_floor"], 2),
+            "cpu_whole_over_io_floor": round(med["cpu_whole"] / med["cpu_io_floor"], 2),
         }
         peers_ms = {}
         shot = standsim.simulate(20_000, size=size)
@@ -236,7 +252,51 @@ def speed() -> dict:
         out[label]["peers_ms"] = peers_ms
         if "unpaper" in peers_ms:
             out[label]["unpaper_over_whole"] = round(peers_ms["unpaper"] / med["whole"], 1)
+            out[label]["unpaper_over_correct"] = round(peers_ms["unpaper"] / med["correct"], 1)
+            # What 20x unpaper would need of the whole page, next to what the I/O alone costs.
+            out[label]["unpaper_over_io_floor"] = round(peers_ms["unpaper"] / med["io_floor"], 1)
     return out
+
+
+# The reference workload for estimating a Raspberry Pi 5: sysbench's CPU test on one thread (primes up to
+# 10000), whose Pi 5 rate is published: 2737.49 events/s (sysbench 1.0.20, `sysbench cpu --threads=1 --time=60
+# run`, https://leoncode.co.uk/articles/raspberry-pi-benchmarks; 1477.83 for a Pi 4).
+PI5_SYSBENCH_EVENTS_PER_S = 2737.49
+# sysbench's primes are scalar integer division, which flatters the Cortex-A76 (it rates a Pi 5 core above an
+# EPYC core); the correction is vector and memory-bound work (OpenCV's NEON, 128 bits, at 2.4 GHz on the Pi;
+# AVX-512 here). So the scaled time is the optimistic end, and the range runs to 3x it; the estimate is the
+# range's geometric middle. A judgement, not a measurement: Pi 5 times are to be measured (bench/README.md).
+PI5_RANGE = (1.0, 3.0)
+
+
+def pi5_estimate(speed_result: dict) -> dict:
+    """Pi 5 times from this machine's times and the ratio of the sysbench reference (run here, single thread)."""
+    if shutil.which("sysbench") is None:
+        print("sysbench not installed (apt-get install sysbench): no Pi 5 estimate", file=sys.stderr)
+        return {}
+    out = subprocess.run(
+        ["sysbench", "cpu", "--threads=1", "--time=10", "run"], capture_output=True, text=True, check=True
+    ).stdout
+    here = float(re.search(r"events per second:\s*([\d.]+)", out).group(1))
+    ratio = here / PI5_SYSBENCH_EVENTS_PER_S
+    result = {
+        "method": "this machine's ms x (sysbench cpu events/s here, 1 thread / 2737.49 published for a Pi 5)",
+        "sysbench_events_per_s_here": here,
+        "sysbench_events_per_s_pi5": PI5_SYSBENCH_EVENTS_PER_S,
+        "ratio": round(ratio, 2),
+        "range_of_scaled_time": list(PI5_RANGE),
+    }
+    low, high = PI5_RANGE
+    for label, r in speed_result.items():
+        result[label] = {
+            k: {
+                "estimate": round(r[k] * ratio * (low * high) ** 0.5),
+                "low": round(r[k] * ratio * low),
+                "high": round(r[k] * ratio * high),
+            }
+            for k in ("correct_ms", "whole_ms", "io_floor_ms")
+        }
+    return result
 
 
 MEMORY_PROBE = """
@@ -254,6 +314,8 @@ def hwm():
 base = hwm()
 image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
 r = correct(image, Hints(dpi=300))
+if sys.argv[2] == "release":
+    del image  # the photo is not needed once corrected: the files are written without it
 meta = outputs.PageMeta("M", 1, "2026-01-01T00:00:00+00:00", "bench", 300)
 with tempfile.TemporaryDirectory() as tmp:
     outputs.save_page(pathlib.Path(tmp), meta, r.master, r.qc)
@@ -262,19 +324,23 @@ print(base, hwm())
 
 
 def memory() -> dict:
-    """Peak resident memory of one 12 MP page (decode, correct, write) in a fresh process."""
+    """Peak resident memory of one 12 MP page (decode, correct, write) in a fresh process: with the photo held
+    while the files are written (as a caller that keeps it does), and with it released after correcting."""
+    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "12mp.jpg"
         photo.write_bytes(standsim.simulate(30_000, size=standsim.SIZE_12MP).jpeg)
-        out = subprocess.run(
-            [sys.executable, "-c", MEMORY_PROBE, str(photo)], capture_output=True, text=True, check=True
-        )
-    base, peak = (int(v) for v in out.stdout.split())
-    return {
-        "peak_rss_mb": round(peak / 1024, 1),
-        "rss_after_imports_mb": round(base / 1024, 1),
-        "page_mb": round((peak - base) / 1024, 1),
-    }
+        for mode in ("hold", "release"):
+            probe = subprocess.run(
+                [sys.executable, "-c", MEMORY_PROBE, str(photo), mode], capture_output=True, text=True, check=True
+            )
+            base, peak = (int(v) for v in probe.stdout.split())
+            out[f"photo_{mode}"] = {
+                "peak_rss_mb": round(peak / 1024, 1),
+                "rss_after_imports_mb": round(base / 1024, 1),
+                "page_mb": round((peak - base) / 1024, 1),
+            }
+    return out
 
 
 def run() -> dict:
@@ -282,6 +348,7 @@ def run() -> dict:
     result = accuracy_and_qc()
     result["peers"] = peers(shots)
     result["speed"] = speed()
+    result["pi5_estimate"] = pi5_estimate(result["speed"])
     result["memory_12mp"] = memory()
     result["threads"] = 1
     result["cpu"] = _cpu()

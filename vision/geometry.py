@@ -68,9 +68,34 @@ def page_homography(
     return h, (out_w, out_h)
 
 
-def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample once; area interpolation is not available for perspective, so linear (cubic costs 2x)."""
-    return cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int], rows: int = 128) -> np.ndarray:
+    """Resample once; area interpolation is not available for perspective, so linear (cubic costs 2x).
+
+    Give a 4-channel (BGRA) photo where speed matters: OpenCV resamples 4 channels with vector code, in
+    half the time 3 take. The result is BGR either way, resampled in strips of `rows` rows, so no
+    4-channel copy of the page is ever made.
+    """
+    if image.ndim == 2 or image.shape[2] == 3:
+        return cv2.warpPerspective(image, homography, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    w, h = size
+    out = np.empty((h, w, 3), np.uint8)
+    for y in range(0, h, rows):
+        n = min(rows, h - y)
+        shifted = np.array([[1.0, 0, 0], [0, 1, -y], [0, 0, 1]]) @ homography  # the strip's rows at the top
+        strip = cv2.warpPerspective(image, shifted, (w, n), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        cv2.cvtColor(strip, cv2.COLOR_BGRA2BGR, dst=out[y : y + n])
+    return out
+
+
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area-average `image` down to `size` (width, height) in two steps: by the largest whole factor first,
+    OpenCV's fast path (a fractional area resize of a 12 MP photo costs 6x more), then the small rest."""
+    k = min(image.shape[1] // size[0], image.shape[0] // size[1])
+    if k > 1:
+        image = cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def map_points(homography: np.ndarray, pts: np.ndarray) -> np.ndarray:

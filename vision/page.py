@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vision.geometry import shrink
+
 WORK_WIDTH = 640
 MIN_AREA = 0.08  # of the frame: smaller regions are not a page on this stand
 
@@ -162,7 +164,7 @@ def find_page(image: np.ndarray) -> PageFind:
     h, w = gray.shape
     f = WORK_WIDTH / w
     size = (WORK_WIDTH, max(1, round(h * f)))
-    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    small = shrink(gray, size)
     if image.ndim == 2:
         sat = np.zeros_like(small)
     else:  # colour only on a nearest-neighbour copy: only medians over regions are taken from it

@@ -98,21 +98,24 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
     native = geometry.native_dpi(quad, size_mm)
 
     # The flat page at a working resolution: skew and most checks are measured here.
+    # One 4-channel copy of the photo for both warps (see geometry.warp), dropped once they are done.
+    bgra = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
     hw, work_size = geometry.page_homography(quad, size_mm, WORK_DPI)
-    work = geometry.warp(image, hw, work_size)
+    work = geometry.warp(bgra, hw, work_size)
     work_gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
     skew, _ = deskew.measure(work_gray)
 
     hm, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm, skew)
-    master = geometry.warp(image, hm, size)
+    master = geometry.warp(bgra, hm, size)
+    del bgra
     if hints.flatten:
         master = cleanup.flatten(master)
     specks = 0
     if hints.despeckle:
-        master, specks = cleanup.despeckle(master, hints.dpi)
+        master, specks = cleanup.despeckle(master, hints.dpi, inplace=True)  # the master is ours alone
 
     f = min(1.0, deskew.WORK_WIDTH / size[0])
-    check_gray = cv2.resize(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    check_gray = geometry.shrink(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), (round(size[0] * f), round(size[1] * f)))
     digest = quality.page_hash(check_gray)
     checks = {
         "no_page": quality.no_page(True, found.area_fraction, lim.no_page),

@@ -255,7 +255,7 @@ class CopyStandSession(Background):
             self.camera.dossier = None
         pdf = outputs.finish_dossier(self.root, code)
         if pdf is not None and self.on_end is not None:
-            self.on_end(self.root, code)
+            self._hand_on(self.on_end, self.root, code)
         self._update(dossier=None, retake=None, notice="session_ended", notice_detail=code, waiting_for="")
         self.event(
             "stand_session",
@@ -328,7 +328,7 @@ class CopyStandSession(Background):
         self._previous_hash[page] = result.page_hash
         entry = next(p for p in outputs.load_manifest(self.root / code, code)["pages"] if p["page"] == page)
         if self.on_page is not None:
-            self.on_page(self.root, code, entry)
+            self._hand_on(self.on_page, self.root, code, entry)
         self.counts["retakes" if view.retake else "pages"] += 1
         shot = Shot(page, not failed, failed, files["access"])
         recent = (shot, *(s for s in view.recent if s.page != page))[:RECENT]
@@ -341,6 +341,18 @@ class CopyStandSession(Background):
             notice_detail="",
             waiting_for="",
         )
+
+    def _hand_on(self, to: Callable[..., None], *args: object) -> None:
+        """Give the uploader a page or a dossier; its failure is logged and counted, never the session's.
+
+        The page's files are written and listed in the dossier's manifest already, so the keeper goes on;
+        what was not queued stays in the dossier's folder (and the log names it) until it is sent again.
+        """
+        try:
+            to(*args)
+        except Exception:
+            self.counts["hand_on_errors"] = self.counts.get("hand_on_errors", 0) + 1
+            log.exception("copy stand %s: could not queue %s for upload", self.stand.id, args[1:])
 
     def _update(self, **changes: object) -> None:
         with self._changed:

@@ -188,3 +188,17 @@ def test_every_change_raises_the_version_the_station_waits_on(stand):
     assert stand.session.wait_for_change(before, 1.0).version > before
     same = stand.session.view.version
     assert stand.session.wait_for_change(same, 0.05).version == same  # nothing changed: returns after the wait
+
+
+def test_an_uploader_that_fails_costs_the_session_nothing(tmp_path):
+    def refuse(*_: object) -> None:
+        raise OSError("spool disk full")
+
+    stand = Stand(tmp_path)
+    stand.session.on_page = stand.session.on_end = refuse
+    stand.session.handle("tag", CODE)
+    view = stand.shoot(1)
+    assert view.pages == 1 and view.last.ok and view.notice == ""
+    stand.session.handle("tag", CODE)
+    assert stand.session.view.dossier is None and (tmp_path / CODE / f"{CODE}.pdf").exists()
+    assert stand.session.counts["hand_on_errors"] == 2

@@ -134,11 +134,11 @@ def uploads(config_path: str, gateway_id: str | None) -> None:
 
     Example: storeroom gateway uploads --config hardware/configs/demo.toml --gateway gw-east
     """
-    from gateway.uploads import queued
+    from gateway.uploads import queue_path, queued
 
     site = load_or_exit(config_path)
     gid = _gateway_id(site, gateway_id)
-    path = site.outbox_path(gid).with_name("uploads.db")
+    path = queue_path(site, gid)
     waiting = queued(path)
     size = sum(q.bytes for q in waiting)
     click.echo(f"{gid}: {len(waiting)} file(s) waiting ({size / 1e6:.1f} MB) for {site.upload_url}, queue {path}")

@@ -16,11 +16,27 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
+
+
+@contextmanager
+def immediate(db: sqlite3.Connection | sqlite_utils.Database) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error, on a connection in autocommit mode.
+
+    IMMEDIATE takes the write lock at once, so a reader-turned-writer never meets SQLITE_BUSY halfway.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -119,13 +135,5 @@ class Outbox:
             )
             return self._db.execute("SELECT value FROM meta WHERE key = 'session'").fetchone()[0]
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return immediate(self._db)

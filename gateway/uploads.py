@@ -38,8 +38,8 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ from typing import Any
 import requests
 
 from gateway import protocol
+from gateway.outbox import immediate
 from hardware.background import Background
 from hardware.broker import read_password
 from hardware.clock import Clock, WallClock
@@ -133,6 +134,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def queue_path(site: SiteConfig, gateway_id: str) -> Path:
+    """The gateway's upload queue, beside its outbox."""
+    return site.outbox_path(gateway_id).with_name("uploads.db")
+
+
 def queued(path: Path) -> list[Queued]:
     """The files waiting in the queue at `path` (uploads.db), read as another process would."""
     if not Path(path).exists():
@@ -167,7 +173,7 @@ class PageUploads(Background):
         self.clock = clock or WallClock()
         self.settings = site.pages
         self.base_url = site.upload_url
-        self.path = site.outbox_path(gateway_id).with_name("uploads.db")
+        self.path = queue_path(site, gateway_id)
         self.spool = self.path.with_name("uploads")
         self.spool.mkdir(parents=True, exist_ok=True)
         self._credentials = (gateway_id, password or read_password(site, gateway_id))
@@ -340,15 +346,8 @@ class PageUploads(Background):
             log.warning("sending the %s event queued before a restart again", kind)
             self._send_event(event_id, kind, json.loads(fields))
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return immediate(self._db)
 
     # -- the uploader thread ------------------------------------------------------------------------
 

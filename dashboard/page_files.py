@@ -12,7 +12,8 @@ says (else 422, and the partial copy is dropped, so the gateway sends it again).
 already is answered `complete` and not written again. docs/PROTOCOL.md ("Page files") is the contract.
 
 On disk, under `pages.store_dir`: `files/<aa>/<sha256>` complete files, `partial/<sha256>-<length>` uploads
-in progress, `thumbs/<sha256>.jpg` small copies for the page list. Content-addressed: a file's name is
+in progress (dropped when untouched for `pages.abandoned_upload_days`), `thumbs/<sha256>.jpg` small copies
+for the page list. Content-addressed: a file's name is
 its hash, so a retaken page is a new file and nothing is ever overwritten.
 """
 
@@ -23,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +145,42 @@ class PageFiles:
             os.close(fd)
         return None
 
+    def drop_abandoned(self, older_than_s: float, now: float | None = None) -> list[str]:
+        """Drop partial copies untouched for `older_than_s` seconds (and their lock files); their names.
+
+        A gateway whose page queue was lost leaves its partial copy behind for ever, and page files are
+        large. A copy being written right now is left alone (its lock is held), and dropping a copy a
+        gateway still wants costs only a resend: the dashboard then answers offset 0 and it starts again.
+        """
+        cutoff = (time.time() if now is None else now) - older_than_s
+        partial = self.root / "partial"
+        dropped: list[str] = []
+        for part in sorted(partial.iterdir()):
+            sha, _, length = part.name.partition("-")
+            if part.suffix == ".lock" or not (SHA256.fullmatch(sha) and length.isdigit()):
+                continue
+            try:
+                with self.writing(sha):
+                    if part.stat().st_mtime < cutoff:
+                        part.unlink()
+                        dropped.append(part.name)
+            except Busy:
+                continue
+            except FileNotFoundError:  # finished or restarted by an upload meanwhile
+                continue
+        for lock in partial.glob("*.lock"):  # a lock with no copy left is litter
+            sha = lock.name.removesuffix(".lock")
+            if not any(partial.glob(f"{sha}-*")) and lock.stat().st_mtime < cutoff:
+                lock.unlink(missing_ok=True)
+        if dropped:
+            log.warning(
+                "dropped %d partial page upload(s) untouched for %.1f days: %s",
+                len(dropped),
+                older_than_s / 86400,
+                ", ".join(dropped),
+            )
+        return dropped
+
     def verify(self) -> Iterator[tuple[str, str | None]]:
         """Every file kept, hashed again: (its name, None if intact, else the SHA-256 it has now)."""
         for path in sorted((self.root / "files").glob("*/*")):
@@ -240,11 +278,19 @@ def append(sha256: str) -> Response:
                         **{"Upload-Offset": "0"},
                     )
                 log.info("page file %s complete (%d bytes)", sha256, length)
+        if size == length:  # a good moment to sweep: uploads are flowing, so any stale copy is abandoned
+            _drop_abandoned(store)
     except Busy:
         return refused(423, "busy", "another upload of this file is in progress; try again shortly")
     return _state(sha256)
 
 
+def _drop_abandoned(store: PageFiles) -> None:
+    store.drop_abandoned(current_app.config["SITE"].pages.abandoned_upload_days * 86400)
+
+
 def init_app(app) -> None:
-    app.extensions["page_files"] = PageFiles(app.config["SITE"].pages_store)
+    site = app.config["SITE"]
+    app.extensions["page_files"] = files = PageFiles(site.pages_store)
+    files.drop_abandoned(site.pages.abandoned_upload_days * 86400)  # what a stopped dashboard left
     app.extensions["upload_refusals"] = Counter()

@@ -625,6 +625,9 @@ class Pages(_Strict):
     retry_s: Annotated[float, Field(ge=0.05, le=60)] = 1.0
     retry_max_s: Annotated[float, Field(ge=0.05, le=3600)] = 60.0
     """While the dashboard cannot be reached, a gateway tries again after `retry_s`, doubling up to `retry_max_s`."""
+    abandoned_upload_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
+    """A partial upload untouched this long is dropped from the dashboard's disk: its gateway was reinstalled
+    or gave the page up. A gateway that comes back later simply sends the file again from its start."""
 
     @field_validator("upload_url")
     @classmethod

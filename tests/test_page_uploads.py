@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import jsonschema
@@ -396,3 +398,44 @@ def test_a_malformed_page_event_is_refused_naming_the_field(tmp_path, changes, n
         assert (result.outcome, result.reason) == ("refused", "invalid")
         assert named in result.detail
         assert store.db.execute("SELECT count(*) FROM pages").fetchone() == (0,)
+
+
+def test_a_partial_upload_left_for_days_is_dropped_and_a_late_gateway_starts_again(site, events, root, gateway_auth):
+    store = PageFiles(site.pages_store)
+    sha, size = next(iter(files_of(root).items()))
+    stale = store.root / "partial" / f"{sha}-{size}"
+    stale.write_bytes(b"x" * 100)
+    fresh_sha = "0" * 64
+    fresh = store.root / "partial" / f"{fresh_sha}-500"
+    fresh.write_bytes(b"y" * 10)
+    eight_days_ago = time.time() - 8 * 86400
+    os.utime(stale, (eight_days_ago, eight_days_ago))
+
+    running = WebServer(create_app(site), free_port()).start()  # a dashboard starting sweeps what was left
+    try:
+        assert not stale.exists()
+        assert fresh.exists()  # touched within the week: a gateway may still be sending it
+        state = requests.get(f"{running.url}api/uploads/{sha}", auth=gateway_auth, timeout=10).json()
+        assert state["offset"] == 0 and state["length"] is None
+        os.utime(fresh, (eight_days_ago, eight_days_ago))  # left while the dashboard runs
+        uploads = uploads_for(site, running.url.rstrip("/"), events)
+        submit_all(uploads, root)
+        uploads.start()
+        wait_until(lambda: not uploads.pending(), timeout=120, what="every file uploaded")
+        uploads.close()
+        assert_all_there(site, root)
+        assert not fresh.exists(), "a completed upload sweeps what was abandoned meanwhile"
+    finally:
+        running.stop()
+
+
+def test_a_partial_upload_being_written_is_never_swept(site):
+    store = PageFiles(site.pages_store)
+    sha = "a" * 64
+    part = store.root / "partial" / f"{sha}-1000"
+    part.write_bytes(b"z" * 10)
+    os.utime(part, (0, 0))
+    with store.writing(sha):  # a request is appending to it right now
+        assert store.drop_abandoned(86400) == []
+    assert part.exists()
+    assert store.drop_abandoned(86400) == [part.name]

@@ -37,6 +37,8 @@ TEXTS: dict[str, str] = {
     "relay:off": N_("%(device)s switched off"),
     # readers, copy stands and pages (gateway/service.py, gateway/copystand.py, gateway/uploads.py)
     "reader_fault": N_("Tag reader %(device)s stopped answering"),
+    "disk_low": N_("Gateway %(gateway)s is running out of disk space: %(free_mb)s MB free"),
+    "disk_full": N_("Gateway %(gateway)s: disk full (%(free_mb)s MB free), its copy stands take no pages"),
     "tag_read:valid": N_("Tag %(code)s read at %(location)s"),
     "tag_read:invalid": N_("An invalid tag was presented at %(location)s"),
     "stand_session:open": N_("Copy stand %(device)s: session for %(dossier)s opened"),

@@ -45,6 +45,8 @@ NOT_A_PAGE = ("no_page", "duplicate")
 
 OnPage = Callable[[Path, str, dict], None]
 OnEnd = Callable[[Path, str], None]
+RoomForPages = Callable[[], str | None]
+"""None while pages may be written, else why not (gateway/disk.py)."""
 Event = Callable[..., None]
 
 
@@ -95,6 +97,7 @@ class CopyStandSession(Background):
         event: Event,
         on_page: OnPage | None = None,
         on_end: OnEnd | None = None,
+        room_for_pages: RoomForPages | None = None,
     ) -> None:
         super().__init__()
         self.stand = stand
@@ -104,6 +107,7 @@ class CopyStandSession(Background):
         self.event = event
         self.on_page = on_page
         self.on_end = on_end
+        self.room_for_pages = room_for_pages
         self.inputs: queue.Queue[tuple[str, object]] = queue.Queue()
         self.auto = AutoTrigger(stand.still_s) if stand.trigger == "auto" else None
         self._lock = threading.Lock()
@@ -111,7 +115,7 @@ class CopyStandSession(Background):
         self._changed = threading.Condition(self._lock)
         self._last_shot_at = 0.0
         self._previous_hash: dict[int, np.ndarray] = {}
-        self.counts = {"pages": 0, "retakes": 0, "not_pages": 0, "camera_errors": 0}
+        self.counts = {"pages": 0, "retakes": 0, "not_pages": 0, "camera_errors": 0, "disk_full": 0}
 
     # -- what other threads call -------------------------------------------------------------
 
@@ -199,6 +203,8 @@ class CopyStandSession(Background):
                 if verdict.shoot:
                     self._shoot()
             elif self.camera.shoots_itself:
+                if self._disk_full():  # its photos wait in the camera's folder until there is room
+                    return
                 image = self.camera.still(0)
                 if image is not None:
                     self._take(image)
@@ -237,6 +243,7 @@ class CopyStandSession(Background):
             notice="",
             camera={k: str(v) for k, v in locked.items()},
         )
+        self._disk_full()
         self.event(
             "stand_session",
             device=self.stand.id,
@@ -274,7 +281,22 @@ class CopyStandSession(Background):
 
     # -- shots ---------------------------------------------------------------------------------
 
+    def _disk_full(self) -> bool:
+        """True (and the station says why) when the gateway has no room for another page."""
+        why = self.room_for_pages() if self.room_for_pages is not None else None
+        if why is None:
+            if self.view.notice == "disk_full":
+                self._update(notice="", notice_detail="")
+            return False
+        if self.view.notice != "disk_full":
+            log.error("copy stand %s: no page taken, %s", self.stand.id, why)
+            self._update(notice="disk_full", notice_detail=why, waiting_for="")
+        self.counts["disk_full"] += 1
+        return True
+
     def _shoot(self) -> None:
+        if self._disk_full():  # a page that cannot be kept is not shot: the keeper leaves it on the stand
+            return
         try:
             image = self.camera.still(10.0)
         except CameraError as exc:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from gateway import protocol
 from gateway.climate import RoomControl
 from gateway.controller import Controller
+from gateway.disk import DiskWatch
 from gateway.link import Link
 from gateway.loans import LoanDesk
 from gateway.outbox import Outbox
@@ -83,6 +84,13 @@ class GatewayService:
         self.loan_desk = LoanDesk(site, site.outbox_path(gateway_id).with_name("loans.json"), self.now, self.event)
         # Dossier pages from the copy stands: each page queued for the dashboard, its files sent over HTTP.
         self.uploads = PageUploads(site, gateway_id, self.event, self.clock, password=password)
+        self.disk = DiskWatch(
+            [site.outbox_path(gateway_id).parent, site.pages_dir(gateway_id)],
+            site.storage.warn_free_mb,
+            site.storage.min_free_mb,
+            self.controller.alarms,
+            self.clock.monotonic,
+        )
         self.stands = Stands(
             site,
             gateway_id,
@@ -93,6 +101,7 @@ class GatewayService:
             on_page=self.uploads.submit_page,
             on_end=self.uploads.submit_dossier,
             station_listen=station_listen,
+            room_for_pages=self.disk.room_for_pages,
         )
         self.keeper = None
         shelf_readers = [r for r in self.readers if r.config.id not in self.stands.readers]
@@ -171,6 +180,7 @@ class GatewayService:
         try:
             while not stop.is_set():
                 self.controller.step()
+                self.disk.check()
                 self.loan_desk.check_overdue()
                 wait = self.controller.next_due() - self.clock.monotonic()
                 if wait > 0:

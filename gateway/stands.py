@@ -12,7 +12,7 @@ import logging
 from gpiozero import DigitalInputDevice
 from gpiozero.pins import Factory
 
-from gateway.copystand import CopyStandSession, Event, OnEnd, OnPage
+from gateway.copystand import CopyStandSession, Event, OnEnd, OnPage, RoomForPages
 from gateway.station import StationServer, create_station
 from hardware.clock import Clock
 from hardware.config import SiteConfig
@@ -36,6 +36,7 @@ class Stands:
         on_page: OnPage | None = None,
         on_end: OnEnd | None = None,
         station_listen: str | None = None,
+        room_for_pages: RoomForPages | None = None,
     ) -> None:
         """`station_listen` overrides the stands' own `station_listen` (the demo picks a free port)."""
         simulated = site.hardware.backend == "sim"
@@ -55,6 +56,7 @@ class Stands:
                 event=event,
                 on_page=on_page,
                 on_end=on_end,
+                room_for_pages=room_for_pages,
             )
             self.sessions[stand.id] = session
             self.by_reader[stand.reader] = session

@@ -96,6 +96,17 @@ class Storage(_Strict):
     """Where outboxes, the dashboard database, broker files and generated secrets live."""
     secrets_dir: FilePath | None = None
     """Broker passwords, one `<account>.password` file each; defaults to `<dir>/secrets`."""
+    warn_free_mb: Annotated[float, Field(ge=0, le=10_000_000)] = 4096
+    """A gateway warns (`disk_low`) when less than this is free where it writes (outbox, pages, upload queue)."""
+    min_free_mb: Annotated[float, Field(ge=0, le=10_000_000)] = 1024
+    """Below this a gateway raises `disk_full` and its copy stands take no more pages (gateway/disk.py): the
+    rest is kept for the outbox, so climate control, doors and alarms go on and are reported."""
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> Storage:
+        if self.min_free_mb > self.warn_free_mb:
+            raise ValueError(f"min_free_mb ({self.min_free_mb:g}) must not exceed warn_free_mb ({self.warn_free_mb:g})")
+        return self
 
     @property
     def secrets(self) -> Path:

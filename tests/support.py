@@ -28,10 +28,13 @@ def write_site(
     door_openings_per_hour: float = 6.0,
     port: int = 1883,
     stand_sessions_per_hour: float = 0.0,
+    warn_free_mb: float = 0,
+    min_free_mb: float = 0,
 ) -> Path:
     """The demo site as a file in `folder`, with its storage there and the clock and rates given.
 
     The copy stand's simulated keeper stays away unless asked: rendering 12 MP photos is costly.
+    The disk limits are off unless asked, so a test machine short of disk space sees no `disk_low` alerts.
     """
     text = DEMO.read_text(encoding="utf-8")
     text = text.replace('dir = "../../var/demo"', f'dir = "{folder / "data"}"')
@@ -44,6 +47,8 @@ def write_site(
     stands = f"stand_sessions_per_hour = {float(stand_sessions_per_hour)}"
     text = re.sub(r"^stand_sessions_per_hour = .*$", stands, text, flags=re.M)
     text = re.sub(r"^station_listen = .*$", 'station_listen = "127.0.0.1:0"', text, flags=re.M)  # any free port
+    text = re.sub(r"^warn_free_mb = .*$", f"warn_free_mb = {warn_free_mb}", text, flags=re.M)
+    text = re.sub(r"^min_free_mb = .*$", f"min_free_mb = {min_free_mb}", text, flags=re.M)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "site.toml"
     path.write_text(text, encoding="utf-8")

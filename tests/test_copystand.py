@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 
 from gateway.copystand import CopyStandSession
 from hardware.clock import ManualClock
 from hardware.config import CopyStand
+from vision.camera_folder import WHOLE_AFTER_S, FolderCamera
 from vision.camera_sim import SimulatedCamera
 from vision.standsim import StandScene
 
@@ -202,3 +204,43 @@ def test_an_uploader_that_fails_costs_the_session_nothing(tmp_path):
     stand.session.handle("tag", CODE)
     assert stand.session.view.dossier is None and (tmp_path / CODE / f"{CODE}.pdf").exists()
     assert stand.session.counts["hand_on_errors"] == 2
+
+
+def test_with_the_gateway_disk_full_no_shot_is_taken_and_the_keeper_is_told_why(stand, tmp_path):
+    room: list[str | None] = ["300 MB free on the gateway, pages need at least 1024 MB"]
+    stand.session.room_for_pages = lambda: room[0]
+    stand.session.handle("tag", CODE)
+    assert stand.session.view.notice == "disk_full"  # said at once, before the keeper lays a page
+    view = stand.shoot(1)
+    assert view.pages == 0 and view.notice == "disk_full" and "300 MB free" in view.notice_detail
+    assert not (tmp_path / CODE / "0001.tif").exists() and stand.pages == []
+    room[0] = None  # space freed
+    view = stand.shoot(1)
+    assert view.pages == 1 and view.last.ok and view.notice == ""
+
+
+def test_with_the_disk_full_a_tethered_cameras_photos_wait_in_its_folder(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    stand = Stand(tmp_path / "pages", camera="folder", source=str(inbox), trigger="camera")
+    now = [0.0]
+    stand.session.camera = FolderCamera(inbox, sleep=lambda s: None, monotonic=lambda: now[0])
+    stand.session.camera.open()
+    room: list[str | None] = ["10 MB free on the gateway, pages need at least 1024 MB"]
+    stand.session.room_for_pages = lambda: room[0]
+    stand.session.handle("tag", CODE)
+    stand.scene.lay(1)
+    cv2.imwrite(str(inbox / "IMG_0001.JPG"), SimulatedCamera(stand.scene, (2400, 1800)).still(1.0))
+
+    def ticks() -> None:
+        for _ in range(3):  # long enough for the camera to call the file whole
+            stand.session.tick()
+            now[0] += WHOLE_AFTER_S + 1
+
+    ticks()
+    assert (inbox / "IMG_0001.JPG").exists(), "the photo stays where the camera put it"
+    assert stand.session.view.notice == "disk_full" and stand.session.view.pages == 0
+    room[0] = None
+    ticks()
+    assert stand.session.view.pages == 1 and not (inbox / "IMG_0001.JPG").exists()
+    assert (inbox / "done" / CODE / "IMG_0001.JPG").exists()

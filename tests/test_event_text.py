@@ -42,6 +42,7 @@ DATA = {
     "loan": 4,
     "version": 3,
     "stand": "east",
+    "free_mb": 812,
 }
 VARIANT_DATA = {
     "on": {"on": True},
@@ -112,7 +113,7 @@ def test_alerts_of_every_kind_show_no_english_on_a_chinese_page(app, path):
     # Names and ids from the config and the sample data, units, numbers may stay Latin.
     allowed = {"English", "Demo", "personnel", "archive", "East", "West", "stack", "compact", "fixed", "shelving",
                "gw", "east", "west", "dht", "dehum", "main", "door", "Outside", "north", "wall", "out", "outside",
-               "RH", "C", "h", "kim", "keeper", "entrance", "CST", "seq"}  # fmt: skip
+               "RH", "C", "h", "MB", "kim", "keeper", "entrance", "CST", "seq"}  # fmt: skip
     words = set(re.findall(r"[A-Za-z]+", text)) - allowed
     assert words == set(), f"{path}: English left on a Chinese page: {sorted(words)}"
 

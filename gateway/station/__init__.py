@@ -52,6 +52,7 @@ MESSAGES = {
     "photo_refused": N_("A photo could not be read"),
     "bad_tag": N_("This tag is not a valid dossier tag"),
     "error": N_("Something went wrong; the stand goes on"),
+    "disk_full": N_("The gateway's disk is full: no page can be kept until space is freed"),
     "stillness": N_("Waiting for the page to lie still"),
     "motion": N_("Turn the page"),
     "page": N_("Waiting for a whole page"),

@@ -16,7 +16,8 @@ A file the dashboard has already is not sent again; a broken connection costs at
 try starts from the offset the dashboard reports); the dashboard checks the SHA-256 before it keeps a file
 and refuses a corrupt one, which is then sent again from the start. While the dashboard cannot be reached
 the uploader waits `pages.retry_s`, doubling up to `pages.retry_max_s`, and nothing is dropped: a file
-leaves the queue only when the dashboard has it, complete and verified.
+leaves the queue only when the dashboard has it, complete and verified. A master the dashboard has had for
+`pages.keep_masters_days` is then removed from the gateway's disk (`prune_masters`); access copies stay.
 
 Example (the gateway service does this; the copy-stand session calls `submit_page` for each saved page):
 
@@ -74,7 +75,16 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     fields TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS delivered_masters (
+    sha256 TEXT NOT NULL,
+    dossier TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (dossier, name, sha256)
+);
 """
+PRUNE_EVERY_S = 600.0
+"""How often (at most) the uploader looks for masters it may remove from the gateway's disk."""
 UPLOAD_CONTENT_TYPE = "application/offset+octet-stream"
 
 
@@ -132,6 +142,20 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _master_hashes(folder: Path) -> dict[str, str]:
+    """File name -> SHA-256 of each page's master, as the dossier's manifest records them now."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return {
+            Path(p["files"]["master"]["path"]).name: p["files"]["master"]["sha256"]
+            for p in manifest["pages"]
+            if "master" in p.get("files", {})
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable: remove nothing of this dossier
+        log.error("%s: cannot read its manifest (%s); its masters stay", folder, exc)
+        return {}
 
 
 def queue_path(site: SiteConfig, gateway_id: str) -> Path:
@@ -362,10 +386,17 @@ class PageUploads(Background):
         session.headers["User-Agent"] = f"storeroom-gateway/{self.gateway_id}"
         delay = self.settings.retry_s
         not_before: dict[int, tuple[float, float]] = {}  # file id -> (retry at, its delay) after a refusal
+        pruned_at = float("-inf")
         try:
             while not self._stop.is_set():
                 now = time.monotonic()
                 due = [q for q in self.pending() if not_before.get(q.id, (0.0, 0.0))[0] <= now]
+                if self.clock.time() - pruned_at >= PRUNE_EVERY_S:
+                    pruned_at = self.clock.time()
+                    try:
+                        self.prune_masters()
+                    except Exception:  # tidying must never stop the uploads
+                        log.exception("removing delivered masters failed; trying again later")
                 if not due:
                     waits = [at - now for at, _ in not_before.values()] or [5.0]
                     self._wake.wait(max(0.05, min(*waits, 5.0)))
@@ -414,6 +445,47 @@ class PageUploads(Background):
         finally:
             session.close()
 
+    def prune_masters(self, root: Path | None = None) -> list[Path]:
+        """Remove from the gateway the masters the dashboard has had for `pages.keep_masters_days`; their paths.
+
+        Masters are most of a page's bytes (a 300 dpi colour TIFF or PNG is 10-30 MB, its access JPEG 1-2 MB):
+        kept for ever they fill a Pi's card in days of digitizing. The dashboard keeps them, verified by
+        SHA-256, from the moment the upload was confirmed. The access copies stay: a session that continues
+        the dossier rebuilds its PDF from them. A file is removed only while the dossier's manifest still
+        says that name holds the delivered hash (a retake since then wrote a new master: that one waits for
+        its own delivery).
+        """
+        cutoff = self.clock.time() - self.settings.keep_masters_days * 86400
+        root = root or self.site.pages_dir(self.gateway_id)  # where the copy stands write (gateway/stands.py)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sha256, dossier, name FROM delivered_masters WHERE at <= ? ORDER BY at", (cutoff,)
+            ).fetchall()
+        removed: list[Path] = []
+        manifests: dict[str, dict[str, str]] = {}
+        for sha, dossier, name in rows:
+            if dossier not in manifests:
+                manifests[dossier] = _master_hashes(root / dossier)
+            path = root / dossier / name
+            if manifests[dossier].get(name) == sha and path.is_file():
+                try:
+                    path.unlink()
+                except OSError as exc:  # read-only, or gone meanwhile: try again next time
+                    log.error("cannot remove the delivered master %s: %s", path, exc)
+                    continue
+                removed.append(path)
+            with self._lock:
+                self._db.execute(
+                    "DELETE FROM delivered_masters WHERE sha256 = ? AND dossier = ? AND name = ?", (sha, dossier, name)
+                )
+        if removed:
+            log.info(
+                "removed %d master(s) the dashboard has had for %g day(s)",
+                len(removed),
+                self.settings.keep_masters_days,
+            )
+        return removed
+
     def _failed(self, item: Queued, error: str) -> None:
         """Note a failed try on the file's row, for `storeroom gateway uploads` to show why it waits."""
         with self._lock:
@@ -426,6 +498,11 @@ class PageUploads(Background):
         # complete at the dashboard and needs no link.
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM files WHERE id = ?", (item.id,))
+            if item.kind == "master":  # the dashboard has it, verified: the gateway's copy may go in time
+                self._db.execute(
+                    "INSERT OR REPLACE INTO delivered_masters (sha256, dossier, name, at) VALUES (?, ?, ?, ?)",
+                    (item.sha256, item.dossier, item.name, self.clock.time()),
+                )
             still = self._db.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1", (item.sha256,)).fetchone()
         if not still:
             (self.spool / item.sha256).unlink(missing_ok=True)

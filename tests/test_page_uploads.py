@@ -439,3 +439,53 @@ def test_a_partial_upload_being_written_is_never_swept(site):
         assert store.drop_abandoned(86400) == []
     assert part.exists()
     assert store.drop_abandoned(86400) == [part.name]
+
+
+# -- the gateway's disk: masters leave it once the dashboard has had them a while ----------------------
+
+
+def masters_of(root: Path) -> set[str]:
+    return {p.name for p in (root / DOSSIER).glob("*.png")} | {p.name for p in (root / DOSSIER).glob("*.tif")}
+
+
+def test_masters_the_dashboard_has_leave_the_gateway_after_keep_masters_days(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=7)
+    submit_all(uploads, root)
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded")
+    uploads.stop()
+    before = masters_of(root)
+    assert len(before) == 3
+    assert uploads.prune_masters(root) == [], "kept for a week after the dashboard confirmed them"
+    uploads.close()
+
+    later = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)  # a week on, after a restart
+    removed = later.prune_masters(root)
+    later.close()
+    assert {p.name for p in removed} == before and masters_of(root) == set()
+    assert sorted(p.name for p in (root / DOSSIER).glob("*.jpg")) == ["0001.jpg", "0002.jpg", "0003.jpg"]
+    assert_all_there(site, root)  # the dashboard still has every master
+    assert outputs.finish_dossier(root, DOSSIER) is not None, "the PDF is rebuilt from the access copies"
+
+
+def test_a_master_not_yet_at_the_dashboard_is_never_removed(site, events, root):
+    uploads = uploads_for(site, f"http://127.0.0.1:{free_port()}", events, keep_masters_days=0)  # nobody there
+    submit_all(uploads, root)
+    uploads.start()
+    wait_until(lambda: uploads.stats.retries >= 2, timeout=60, what="the uploader trying in vain")
+    uploads.stop()
+    assert uploads.prune_masters(root) == [] and len(masters_of(root)) == 3
+    uploads.close()
+
+
+def test_a_master_retaken_since_its_delivery_stays_until_the_new_one_is_delivered(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
+    uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="page 1 uploaded")
+    uploads.stop()
+    (master,) = [p for p in (root / DOSSIER).iterdir() if p.name.startswith("0001.") and p.suffix != ".jpg"]
+    make_page(root, DOSSIER, 1, seed=21)  # a retake: a new master under the same name, not yet delivered
+    assert uploads.prune_masters(root) == []
+    assert master.exists()
+    uploads.close()

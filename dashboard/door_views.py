@@ -136,6 +136,7 @@ def permissions_page() -> str:
     return render_template(
         "door_permissions.html",
         holders=permissions.holders(conn),
+        disabled_users=permissions.disabled_users(conn),
         rules=permissions.rooms(conn),
         rooms=_door_rooms(),
         latest=permissions.latest(conn),
@@ -200,20 +201,28 @@ def save_room() -> Response:
 
 @bp.post("/permissions/publish")
 def publish() -> Response:
+    publish_now()
+    return redirect(url_for("doors.permissions_page"))
+
+
+def publish_now(cause: str = "") -> bool:
+    """Issue the next version from what the database holds now and send it to the gateways; audited (with the
+    `cause` when something other than the publish button asked: a user disabled or enabled) and flashed.
+    False if it could not reach every gateway (or the broker at all: then no version is issued)."""
     site = current_app.config["SITE"]
     publisher = current_app.config["PUBLISH"]
     if publisher is None:
         flash(_("Not sent: %(reason)s", reason=_("the dashboard is not connected to the broker")), "error")
-        return redirect(url_for("doors.permissions_page"))
+        return False
     document = permissions.issue(people(), site, current().user.name)
     failed = permissions.publish(document, site, publisher)
     audit("access_published", "doors/permissions", version=document.version, holders=len(document.holders),
-          unreached=",".join(failed))  # fmt: skip
+          unreached=",".join(failed), **({"cause": cause} if cause else {}))  # fmt: skip
     if failed:
         flash(
             _("Version %(v)s kept, but not sent to: %(gateways)s", v=document.version, gateways=", ".join(failed)),
             "error",
         )
-    else:
-        flash(_("Version %(v)s sent to the gateways.", v=document.version), "ok")
-    return redirect(url_for("doors.permissions_page"))
+        return False
+    flash(_("Version %(v)s sent to the gateways.", v=document.version), "ok")
+    return True

@@ -127,3 +127,44 @@ def test_a_malformed_holder_is_refused_naming_the_field(app):
     assert answer.status_code == 302
     page = admin.get("/doors/permissions").get_data(as_text=True)
     assert "id:" in page
+
+
+def test_disabling_a_user_refuses_their_badge_at_once_and_enabling_restores_it(site, app, east):
+    """A staff holder is the dashboard user of the same name: disabling that user on the users page publishes
+    a new document at once (no second step), the gateway refuses the badge as `user_disabled`, the access
+    log on the dashboard says why, and both the change and the publication are audited."""
+    add_user(site.dashboard_database, "keeper", "keeper")
+    admin = client_for(app, "amy")
+    add_holder(admin, "keeper")
+    post(admin, "/doors/permissions", "/doors/permissions/publish", {"publish": "1"})
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="the gateway to run version 1")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site) == ["granted"], timeout=120, what="the first grant ingested")
+
+    post(admin, "/admin/users", "/admin/users/keeper", {"action": "disable"})
+    wait_until(lambda: east.doors.version == 2, timeout=120, what="the gateway to run version 2")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site)[1:], timeout=120, what="the refusal ingested")
+    assert access_reasons(site) == ["granted", "user_disabled"]
+    page = client_for(app, "fatima").get("/doors/").get_data(as_text=True)
+    assert 'data-reason="user_disabled"' in page and "持卡人已停用" in page  # holder disabled
+    permissions_page = admin.get("/doors/permissions").get_data(as_text=True)
+    assert "随其仪表盘用户停用" in permissions_page  # disabled with their dashboard user
+
+    post(admin, "/admin/users", "/admin/users/keeper", {"action": "enable"})
+    wait_until(lambda: east.doors.version == 3, timeout=120, what="the gateway to run version 3")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site)[2:], timeout=120, what="the grant ingested")
+    assert access_reasons(site) == ["granted", "user_disabled", "granted"]
+    with sqlite3.connect(site.dashboard_database) as db:
+        audited = db.execute(
+            "SELECT action, object, json_extract(detail, '$.cause') FROM audit"
+            " WHERE action IN ('user_disable', 'user_enable', 'access_published') ORDER BY id"
+        ).fetchall()
+    assert audited == [
+        ("access_published", "doors/permissions", None),
+        ("user_disable", "keeper", None),
+        ("access_published", "doors/permissions", "user_disable:keeper"),
+        ("user_enable", "keeper", None),
+        ("access_published", "doors/permissions", "user_enable:keeper"),
+    ]

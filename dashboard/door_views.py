@@ -47,7 +47,15 @@ REASONS = {
 }
 
 
+LOCK = {True: lazy_gettext("locked"), False: lazy_gettext("unlocked")}
+FAIL_MODES = {
+    "fail-secure": lazy_gettext("fail-secure: stays locked without power"),
+    "fail-safe": lazy_gettext("fail-safe: opens without power"),
+}
+
+
 def _badge_doors() -> list[dict]:
+    """Every door with a strike, with what its gateway last said (open, locked) and its fail mode (config)."""
     site = current_app.config["SITE"]
     shown = {r["id"]: r for r in store().rooms(utc_now())}
     doors = []
@@ -56,7 +64,11 @@ def _badge_doors() -> list[dict]:
             if door.access is None:
                 continue
             state = next((d for d in shown.get(room.id, {}).get("doors", []) if d["id"] == door.id), {})
-            doors.append({"room": room.id, "room_name": room.name, "gateway": room.gateway, "id": door.id} | state)
+            doors.append(
+                {"room": room.id, "room_name": room.name, "gateway": room.gateway, "id": door.id}
+                | {"fail_mode": door.access.strike.fail_mode}
+                | state
+            )
     return doors
 
 
@@ -70,6 +82,8 @@ def page() -> str:
         log=entries.access_log(opened.db, limit=100),
         door_alerts=door_alerts,
         reasons=REASONS,
+        lock=LOCK,
+        fail_modes=FAIL_MODES,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -24,6 +25,15 @@ bp = Blueprint("doors", __name__, url_prefix="/doors")
 REGISTER_COLUMNS = ("room", "door", "person", "entered", "with", "left", "left_by")
 OFFICE_HOURS = [{"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"}]
 DOOR_ALARMS = ("door_forced", "door_held_open", "door_tamper", "strike_fault", "emergency_release")
+
+DAYS = [
+    lazy_gettext("Mon"), lazy_gettext("Tue"), lazy_gettext("Wed"), lazy_gettext("Thu"), lazy_gettext("Fri"),
+    lazy_gettext("Sat"), lazy_gettext("Sun"),
+]  # fmt: skip
+"""Weekdays as the permission document numbers them: 0 Monday ... 6 Sunday."""
+WINDOW_ROWS = 3
+"""Weekly windows the holder form offers (the document allows up to 14 per grant)."""
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 
 REASONS = {
     "granted": lazy_gettext("granted"),
@@ -153,6 +163,9 @@ def permissions_page() -> str:
         disabled_users=permissions.disabled_users(conn),
         rules=permissions.rooms(conn),
         rooms=_door_rooms(),
+        days=DAYS,
+        window_rows=WINDOW_ROWS,
+        window_text=window_text,
         latest=permissions.latest(conn),
         running=permissions.gateway_versions(store().db.conn),
     )
@@ -163,7 +176,11 @@ def save_holder() -> Response:
     form = request.form
     numbers = [n.strip() for n in form.get("badges", "").split(",") if n.strip()]
     lost = {n.strip() for n in form.get("lost", "").split(",") if n.strip()}
-    windows = [] if form.get("hours") == "any" else OFFICE_HOURS
+    try:
+        windows = _windows(form)
+    except ValueError as exc:
+        flash(_("Not saved: %(reason)s", reason=exc), "error")
+        return redirect(url_for("doors.permissions_page"))
     grant = {
         "windows": windows,
         "valid_from": form.get("valid_from") or None,
@@ -190,6 +207,40 @@ def save_holder() -> Response:
               badges=",".join(numbers), lost=",".join(sorted(lost)), rooms=",".join(form.getlist("rooms")))  # fmt: skip
         flash(_("Saved. Publish to send it to the doors."), "ok")
     return redirect(url_for("doors.permissions_page"))
+
+
+def _windows(form) -> list[dict]:
+    """The weekly hours the form asks for: none (any time), office hours, or the admin's own rows of days and
+    from/to, each checked here so the error names the row; ValueError in the reader's language."""
+    hours = form.get("hours", "office")
+    if hours == "any":
+        return []
+    if hours != "weekly":
+        return OFFICE_HOURS
+    windows = []
+    for row in range(WINDOW_ROWS):
+        days = sorted({int(d) for d in form.getlist(f"w{row}_days") if d in "0123456" and len(d) == 1})
+        start, end = form.get(f"w{row}_start", "").strip(), form.get(f"w{row}_end", "").strip()
+        if not days and not start and not end:
+            continue
+        n = row + 1
+        if not days:
+            raise ValueError(_("weekly hours, row %(n)s: choose at least one day", n=n))
+        for value in (start, end):
+            if not CLOCK.fullmatch(value):
+                raise ValueError(_("weekly hours, row %(n)s: “%(value)s” is not a time from 00:00 to 24:00", n=n,
+                                   value=value))  # fmt: skip
+        if end <= start:
+            raise ValueError(_("weekly hours, row %(n)s: %(end)s is not after %(start)s", n=n, start=start, end=end))
+        windows.append({"days": days, "start": start, "end": end})
+    if not windows:
+        raise ValueError(_("weekly hours: none given (choose “any time” for no limit)"))
+    return windows
+
+
+def window_text(window: protocol.TimeWindow) -> str:
+    """A weekly window in the reader's language: its days, from and to."""
+    return f"{'/'.join(str(DAYS[d]) for d in window.days)} {window.start}–{window.end}"
 
 
 @bp.post("/permissions/room")

@@ -150,29 +150,24 @@ def test_each_door_shows_its_lock_fail_mode_and_alarms_as_the_gateway_reports_th
         expect(door.locator('[data-field="lock"]')).to_contain_text("已上锁")
 
 
+def save_keeper_weekly(page, start: str, end: str) -> None:
+    """The holder form as an admin fills it: the keeper's badge, the east stack, Monday and Tuesday from/to."""
+    page.fill('input[name="id"]', "keeper")
+    page.fill('input[name="badges"]', "12:1001")
+    page.check('input[name="rooms"][value="east-stack"]')
+    page.select_option('select[name="hours"]', "weekly")
+    for day in ("0", "1"):
+        page.check(f'input[name="w0_days"][value="{day}"]')
+    page.fill('input[name="w0_start"]', start)
+    page.fill('input[name="w0_end"]', end)
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+
+
 def test_an_admin_sets_weekly_hours_through_the_form_and_a_wrong_row_is_named(server, page):
     page.goto(server.url + "doors/permissions")
-    page.fill('input[name="id"]', "keeper")
-    page.fill('input[name="badges"]', "12:1001")
-    page.check('input[name="rooms"][value="east-stack"]')
-    page.select_option('select[name="hours"]', "weekly")
-    for day in ("0", "1"):
-        page.check(f'input[name="w0_days"][value="{day}"]')
-    page.fill('input[name="w0_start"]', "09:00")
-    page.fill('input[name="w0_end"]', "08:00")
-    with page.expect_navigation():
-        page.click('button[name="save_holder"]')
+    save_keeper_weekly(page, "09:00", "08:00")
     expect(page.locator('[role="status"]')).to_contain_text("每周时段第 1 行：08:00 不晚于 09:00")
     expect(page.locator('[data-holder="keeper"]')).to_have_count(0)
-
-    page.select_option('select[name="hours"]', "weekly")
-    page.fill('input[name="id"]', "keeper")
-    page.fill('input[name="badges"]', "12:1001")
-    page.check('input[name="rooms"][value="east-stack"]')
-    for day in ("0", "1"):
-        page.check(f'input[name="w0_days"][value="{day}"]')
-    page.fill('input[name="w0_start"]', "09:00")
-    page.fill('input[name="w0_end"]', "17:30")
-    with page.expect_navigation():
-        page.click('button[name="save_holder"]')
+    save_keeper_weekly(page, "09:00", "17:30")
     expect(page.locator('[data-holder="keeper"] [data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")

@@ -14,6 +14,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+from werkzeug.datastructures import MultiDict
 
 from dashboard import alerts, commands, entries, permissions
 from dashboard.access import audit, current
@@ -209,7 +210,7 @@ def save_holder() -> Response:
     return redirect(url_for("doors.permissions_page"))
 
 
-def _windows(form) -> list[dict]:
+def _windows(form: MultiDict[str, str]) -> list[dict]:
     """The weekly hours the form asks for: none (any time), office hours, or the admin's own rows of days and
     from/to, each checked here so the error names the row; ValueError in the reader's language."""
     hours = form.get("hours", "office")

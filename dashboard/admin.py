@@ -1,12 +1,19 @@
-"""User management for administrators: list, add, change role, reset password, disable. All audited."""
+"""User management for administrators: list, add, change role, reset password, disable. All audited.
+
+Disabling or enabling a user who is also a staff badge holder (same name, dashboard/permissions.py) publishes
+a new permission document at once, so the doors refuse (or admit again) their badges as soon as it reaches
+the gateways, without a second step on the permissions page.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from dashboard import permissions
 from dashboard.access import audit, current
 from dashboard.connection import people
+from dashboard.door_views import publish_now
 from dashboard.users import ROLES, UserError, Users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -50,4 +57,6 @@ def change_user(name: str) -> Response:
     else:
         audit(f"user_{action}", name)
         flash(_("%(name)s: done.", name=name), "ok")
+        if action in ("disable", "enable") and permissions.is_holder(people(), name):
+            publish_now(cause=f"user_{action}:{name}")
     return redirect(url_for("admin.users"))

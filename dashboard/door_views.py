@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+from werkzeug.datastructures import MultiDict
 
 from dashboard import alerts, commands, entries, permissions
 from dashboard.access import audit, current
@@ -24,6 +26,15 @@ bp = Blueprint("doors", __name__, url_prefix="/doors")
 REGISTER_COLUMNS = ("room", "door", "person", "entered", "with", "left", "left_by")
 OFFICE_HOURS = [{"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "18:00"}]
 DOOR_ALARMS = ("door_forced", "door_held_open", "door_tamper", "strike_fault", "emergency_release")
+
+DAYS = [
+    lazy_gettext("Mon"), lazy_gettext("Tue"), lazy_gettext("Wed"), lazy_gettext("Thu"), lazy_gettext("Fri"),
+    lazy_gettext("Sat"), lazy_gettext("Sun"),
+]  # fmt: skip
+"""Weekdays as the permission document numbers them: 0 Monday ... 6 Sunday."""
+WINDOW_ROWS = 3
+"""Weekly windows the holder form offers (the document allows up to 14 per grant)."""
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 
 REASONS = {
     "granted": lazy_gettext("granted"),
@@ -47,7 +58,15 @@ REASONS = {
 }
 
 
+LOCK = {True: lazy_gettext("locked"), False: lazy_gettext("unlocked")}
+FAIL_MODES = {
+    "fail-secure": lazy_gettext("fail-secure: stays locked without power"),
+    "fail-safe": lazy_gettext("fail-safe: opens without power"),
+}
+
+
 def _badge_doors() -> list[dict]:
+    """Every door with a strike, with what its gateway last said (open, locked) and its fail mode (config)."""
     site = current_app.config["SITE"]
     shown = {r["id"]: r for r in store().rooms(utc_now())}
     doors = []
@@ -56,7 +75,11 @@ def _badge_doors() -> list[dict]:
             if door.access is None:
                 continue
             state = next((d for d in shown.get(room.id, {}).get("doors", []) if d["id"] == door.id), {})
-            doors.append({"room": room.id, "room_name": room.name, "gateway": room.gateway, "id": door.id} | state)
+            doors.append(
+                {"room": room.id, "room_name": room.name, "gateway": room.gateway, "id": door.id}
+                | {"fail_mode": door.access.strike.fail_mode}
+                | state
+            )
     return doors
 
 
@@ -70,6 +93,8 @@ def page() -> str:
         log=entries.access_log(opened.db, limit=100),
         door_alerts=door_alerts,
         reasons=REASONS,
+        lock=LOCK,
+        fail_modes=FAIL_MODES,
     )
 
 
@@ -136,8 +161,12 @@ def permissions_page() -> str:
     return render_template(
         "door_permissions.html",
         holders=permissions.holders(conn),
+        disabled_users=permissions.disabled_users(conn),
         rules=permissions.rooms(conn),
         rooms=_door_rooms(),
+        days=DAYS,
+        window_rows=WINDOW_ROWS,
+        window_text=window_text,
         latest=permissions.latest(conn),
         running=permissions.gateway_versions(store().db.conn),
     )
@@ -148,7 +177,11 @@ def save_holder() -> Response:
     form = request.form
     numbers = [n.strip() for n in form.get("badges", "").split(",") if n.strip()]
     lost = {n.strip() for n in form.get("lost", "").split(",") if n.strip()}
-    windows = [] if form.get("hours") == "any" else OFFICE_HOURS
+    try:
+        windows = _windows(form)
+    except ValueError as exc:
+        flash(_("Not saved: %(reason)s", reason=exc), "error")
+        return redirect(url_for("doors.permissions_page"))
     grant = {
         "windows": windows,
         "valid_from": form.get("valid_from") or None,
@@ -177,6 +210,40 @@ def save_holder() -> Response:
     return redirect(url_for("doors.permissions_page"))
 
 
+def _windows(form: MultiDict[str, str]) -> list[dict]:
+    """The weekly hours the form asks for: none (any time), office hours, or the admin's own rows of days and
+    from/to, each checked here so the error names the row; ValueError in the reader's language."""
+    hours = form.get("hours", "office")
+    if hours == "any":
+        return []
+    if hours != "weekly":
+        return OFFICE_HOURS
+    windows = []
+    for row in range(WINDOW_ROWS):
+        days = sorted({int(d) for d in form.getlist(f"w{row}_days") if d in "0123456" and len(d) == 1})
+        start, end = form.get(f"w{row}_start", "").strip(), form.get(f"w{row}_end", "").strip()
+        if not days and not start and not end:
+            continue
+        n = row + 1
+        if not days:
+            raise ValueError(_("weekly hours, row %(n)s: choose at least one day", n=n))
+        for value in (start, end):
+            if not CLOCK.fullmatch(value):
+                raise ValueError(_("weekly hours, row %(n)s: “%(value)s” is not a time from 00:00 to 24:00", n=n,
+                                   value=value))  # fmt: skip
+        if end <= start:
+            raise ValueError(_("weekly hours, row %(n)s: %(end)s is not after %(start)s", n=n, start=start, end=end))
+        windows.append({"days": days, "start": start, "end": end})
+    if not windows:
+        raise ValueError(_("weekly hours: none given (choose “any time” for no limit)"))
+    return windows
+
+
+def window_text(window: protocol.TimeWindow) -> str:
+    """A weekly window in the reader's language: its days, from and to."""
+    return f"{'/'.join(str(DAYS[d]) for d in window.days)} {window.start}–{window.end}"
+
+
 @bp.post("/permissions/room")
 def save_room() -> Response:
     room = request.form.get("room", "")
@@ -200,20 +267,28 @@ def save_room() -> Response:
 
 @bp.post("/permissions/publish")
 def publish() -> Response:
+    publish_now()
+    return redirect(url_for("doors.permissions_page"))
+
+
+def publish_now(cause: str = "") -> bool:
+    """Issue the next version from what the database holds now and send it to the gateways; audited (with the
+    `cause` when something other than the publish button asked: a user disabled or enabled) and flashed.
+    False if it could not reach every gateway (or the broker at all: then no version is issued)."""
     site = current_app.config["SITE"]
     publisher = current_app.config["PUBLISH"]
     if publisher is None:
         flash(_("Not sent: %(reason)s", reason=_("the dashboard is not connected to the broker")), "error")
-        return redirect(url_for("doors.permissions_page"))
+        return False
     document = permissions.issue(people(), site, current().user.name)
     failed = permissions.publish(document, site, publisher)
     audit("access_published", "doors/permissions", version=document.version, holders=len(document.holders),
-          unreached=",".join(failed))  # fmt: skip
+          unreached=",".join(failed), **({"cause": cause} if cause else {}))  # fmt: skip
     if failed:
         flash(
             _("Version %(v)s kept, but not sent to: %(gateways)s", v=document.version, gateways=", ".join(failed)),
             "error",
         )
-    else:
-        flash(_("Version %(v)s sent to the gateways.", v=document.version), "ok")
-    return redirect(url_for("doors.permissions_page"))
+        return False
+    flash(_("Version %(v)s sent to the gateways.", v=document.version), "ok")
+    return True

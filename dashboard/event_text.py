@@ -54,6 +54,8 @@ TEXTS: dict[str, str] = {
     # doors (gateway/doors.py)
     "door:open": N_("%(device)s opened"),
     "door:closed": N_("%(device)s closed"),
+    "strike:locked": N_("%(device)s locked"),
+    "strike:unlocked": N_("%(device)s unlocked"),
     "access:granted": N_("%(device)s: %(holder)s let in or out"),
     "access:refused": N_("%(device)s: a badge was refused"),
     "door_forced": N_("%(device)s forced open (opened while locked, without a grant)"),
@@ -74,6 +76,7 @@ VARIANTS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "tag_read": lambda data: "valid" if data.get("valid") is True else "invalid",
     "stand_session": lambda data: "closed" if data.get("state") == "closed" else "open",
     "door": lambda data: "open" if data.get("open") else "closed",
+    "strike": lambda data: "locked" if data.get("locked") else "unlocked",
     "access": lambda data: "granted" if data.get("granted") is True else "refused",
     "permissions": lambda data: "applied" if data.get("applied") is True else "refused",
 }

@@ -4,6 +4,11 @@ gateways as the signed permission document (docs/PROTOCOL.md, `cmd/permissions`,
 Each publication gets the next version and is kept (`access_documents`), so what was in force when is on
 record. The document is signed with the site's access key (`<secrets>/access.key`, made on first use);
 the gateways check it with the same key and refuse anything else.
+
+A staff holder is the dashboard user of the same name (`Holder.id` is the user name; docs/PROTOCOL.md).
+Disabling that user disables the holder in every document issued from then on, whatever the holder's own
+flag says, so one switch on the users page shuts both the dashboard and the doors (`for_document`);
+re-enabling the user gives the holder back its own flag. Visitors have no dashboard account.
 """
 
 from __future__ import annotations
@@ -39,6 +44,24 @@ def holders(conn: sqlite3.Connection) -> list[protocol.Holder]:
         )
         for i, n, k, d, b, g in rows
     ]
+
+
+def disabled_users(conn: sqlite3.Connection) -> set[str]:
+    """Names of the disabled dashboard users: the staff holders of those names are refused at the doors."""
+    return {name for (name,) in conn.execute("SELECT name FROM users WHERE disabled")}
+
+
+def for_document(conn: sqlite3.Connection) -> list[protocol.Holder]:
+    """The holders as the next document carries them: a staff holder whose dashboard user is disabled is
+    disabled too (the gateway refuses its badges as `user_disabled`)."""
+    off = disabled_users(conn)
+    return [h.model_copy(update={"disabled": True}) if h.kind == "staff" and h.id in off else h for h in holders(conn)]
+
+
+def is_holder(conn: sqlite3.Connection, user_name: str) -> bool:
+    """Whether the dashboard user `user_name` is a staff badge holder (so a change to them concerns the doors)."""
+    row = conn.execute("SELECT 1 FROM access_holders WHERE id = ? AND kind = 'staff'", (user_name,)).fetchone()
+    return row is not None
 
 
 def holder_from(raw: dict[str, Any]) -> protocol.Holder:
@@ -107,7 +130,7 @@ def issue(conn: sqlite3.Connection, site: SiteConfig, by: str) -> protocol.Permi
         issued_by=by,
         site=site.site.id,
         rooms=rooms(conn),
-        holders=holders(conn),
+        holders=for_document(conn),
     ).signed(access_key(site, create=True))
     conn.execute(
         "INSERT INTO access_documents (version, issued, issued_by, document) VALUES (?, ?, ?, ?)",

@@ -71,7 +71,7 @@ def rooms(db: sqlite_utils.Database, now: datetime, stale_after_s: float) -> lis
                 "used": json.loads(room["value_used"]) if room["value_used"] is not None else None,
                 "mould_index": room["mould_index"],
                 "relays": [_device(d, "on") for d in devices[key] if d["kind"] == "relay"],
-                "doors": [_device(d, "open") for d in devices[key] if d["kind"] == "door"],
+                "doors": [_door(d) for d in devices[key] if d["kind"] == "door"],
             }
         )
     return shown
@@ -101,6 +101,12 @@ def _device(row: dict[str, Any], field: str) -> dict[str, Any]:
     """A relay as {"on": ...} or a door as {"open": ...}; None while no message has said."""
     active = None if row["active"] is None else bool(row["active"])
     return {"id": row["device"], "type": row["type"], field: active, "changed": row["changed"]}
+
+
+def _door(row: dict[str, Any]) -> dict[str, Any]:
+    """A door as {"open": ...}, and for a door with a strike {"locked": ...} (None while no message has said)."""
+    locked = None if row["locked"] is None else bool(row["locked"])
+    return _device(row, "open") | {"locked": locked, "locked_changed": row["locked_changed"]}
 
 
 def gateways(db: sqlite_utils.Database, now: datetime) -> list[dict[str, Any]]:

@@ -498,6 +498,17 @@ MIGRATIONS: list[Migration] = [
             )""",
         ],
     ),
+    (
+        31,
+        "a badge door's lock state: locked or not, from the birth's doors and `strike` events",
+        [
+            # 1 locked, 0 unlocked, NULL: a door without a strike, or none reported yet. `locked_seq` orders the
+            # lock's reports apart from the contact's (`seq`), so a late one of either changes nothing.
+            "ALTER TABLE devices ADD COLUMN locked INTEGER",
+            "ALTER TABLE devices ADD COLUMN locked_seq INTEGER",
+            "ALTER TABLE devices ADD COLUMN locked_changed TEXT",
+        ],
+    ),
     # -- Dashboard platform (issue 3): migrations 40-49 ------------------------------------------------
     (
         40,

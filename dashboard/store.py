@@ -384,6 +384,10 @@ class Store:
                 kind_of if isinstance(kind_of, str) else None,
             )
 
+        if body.kind == "strike" and body.room and body.device and isinstance(body.data.get("locked"), bool):
+            self._known_room(row["site"], body.room, row["gateway"])
+            self._lock(row, body.room, body.device, body.data["locked"])
+
     def _birth(self, row: dict[str, Any], body: protocol.Birth) -> None:
         site, gateway = row["site"], row["gateway"]
         self._conn.execute(
@@ -406,6 +410,8 @@ class Store:
                 self._switch(row, room.id, relay.id, "relay", relay.on, relay.kind)
             for door in room.doors:
                 self._switch(row, room.id, door.id, "door", door.open, None)
+                if door.locked is not None:
+                    self._lock(row, room.id, door.id, door.locked)
             if room.humidity_band:
                 self._conn.execute(
                     "UPDATE rooms SET humidity_low = ?, humidity_high = ? WHERE site = ? AND room = ?",
@@ -447,6 +453,20 @@ class Store:
                WHERE site = :site AND room = :room AND device = :device
                  AND (seq IS NULL OR gateway IS NOT :gateway OR seq < :seq)""",
             {**key, "active": active, "ts": row["ts"], "gateway": row["gateway"], "seq": row["seq"], "type": type_},
+        )
+
+    def _lock(self, row: dict[str, Any], room: str, door: str, locked: bool) -> None:
+        """A door's strike reported locked or unlocked, unless a newer report already said otherwise."""
+        key = {"site": row["site"], "room": room, "device": door}
+        self._conn.execute(
+            "INSERT OR IGNORE INTO devices (site, room, device, kind) VALUES (:site, :room, :device, 'door')", key
+        )
+        self._conn.execute(
+            """UPDATE devices SET locked_changed = CASE WHEN locked IS :locked THEN locked_changed ELSE :ts END,
+                      locked = :locked, locked_seq = :seq
+               WHERE site = :site AND room = :room AND device = :device
+                 AND (locked_seq IS NULL OR gateway IS NOT :gateway OR locked_seq < :seq)""",
+            {**key, "locked": locked, "ts": row["ts"], "gateway": row["gateway"], "seq": row["seq"]},
         )
 
     def _status(self, message: protocol.Message, at: str) -> IngestResult:

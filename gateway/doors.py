@@ -139,7 +139,25 @@ class DoorControl:
         now = self.clock.monotonic()
         self.unlocked_until = now + self.config.strike.pulse_s
         self.may_open_until = self.unlocked_until + OPEN_GRACE_S
-        self.devices.strike.set_unlocked(True)
+        self._set_strike(True)
+
+    def _set_strike(self, unlocked: bool) -> None:
+        """Move the relay, then say so (`strike` event, `locked`), for the dashboard's door state. The relay
+        moves first and the event cannot stop it: a full disk must not keep a door unlocked."""
+        changed = self.devices.strike.unlocked != unlocked
+        self.devices.strike.set_unlocked(unlocked)
+        if not changed:
+            return
+        try:
+            self.event(
+                "strike",
+                room=self.room.id,
+                device=self.door.id,
+                message=f"{self.door.id} {'unlocked' if unlocked else 'locked'}",
+                data={"locked": not unlocked},
+            )
+        except Exception:
+            log.exception("strike event at %s/%s failed", self.room.id, self.door.id)
 
     def next_due(self) -> float:
         """The next deadline of this door (inf: none): a pulse's end, a held-open or strike-fault delay."""
@@ -162,11 +180,11 @@ class DoorControl:
                 self.unlocked_until = None
             want_unlocked = self.emergency or self.unlocked_until is not None
             if self.devices.strike.unlocked != want_unlocked:
-                self.devices.strike.set_unlocked(want_unlocked)
+                self._set_strike(want_unlocked)
         finally:
             # Whatever happened above, a strike past its pulse and without an emergency is locked.
             if not self.emergency and self.unlocked_until is None and self.devices.strike.unlocked:
-                self.devices.strike.set_unlocked(False)
+                self._set_strike(False)
         self._watch(now)
 
     def _watch(self, now: float) -> None:

@@ -118,7 +118,8 @@ class AccessDoor:
         access = door.access
         assert access is not None
         readers = {
-            r.side: SimulatedWiegandReader(pins, r.d0_pin, r.d1_pin)
+            # One burst per frame: a loaded machine must not split a frame a real reader sends whole.
+            r.side: SimulatedWiegandReader(pins, r.d0_pin, r.d1_pin, real_time=False)
             for r in access.readers
             if isinstance(r, WiegandReader)
         }

@@ -3,6 +3,13 @@
 Each bit is a low pulse of `PULSE_S` on D0 (a 0) or D1 (a 1), one every `INTERVAL_S`, in real time, so
 the gateway's receiver meets real timing whatever the simulated clock does. A frame can be sent garbled
 (one bit flipped, as noise on a long cable does), which its parity must catch.
+
+Real time has a cost on a loaded machine: a thread that sleeps 1 ms between bits may wait far longer for
+the CPU or the interpreter lock, and a pause past the receiver's `FRAME_GAP_S` splits the frame in two
+refused halves, which a real reader never does. The simulated storeroom therefore sends a frame as one
+burst (`real_time=False`): every edge in order with nothing in between to wait for, so the frame reaches
+the receiver whole and only the silence after it ends it, as on a wire. The receiver's own timing is
+exercised with `real_time=True` (tests/test_wiegand.py, bench/doors.py).
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ INTERVAL_S = 1e-3
 class SimulatedWiegandReader:
     """The reader at one side of a door. `send` returns once the frame is on the wire (a few tens of ms)."""
 
-    def __init__(self, pins: MockFactory, d0_pin: int, d1_pin: int) -> None:
+    def __init__(self, pins: MockFactory, d0_pin: int, d1_pin: int, *, real_time: bool = True) -> None:
         self.d0: MockPin = pins.pin(d0_pin)
         self.d1: MockPin = pins.pin(d1_pin)
+        self.real_time = real_time
         self._lock = threading.Lock()
         self.sent = 0
 
@@ -41,9 +49,10 @@ class SimulatedWiegandReader:
                 pin = self.d1 if bit else self.d0
                 start = time.perf_counter()
                 pin.drive_low()
-                _wait_until(start + PULSE_S)
+                if self.real_time:
+                    _wait_until(start + PULSE_S)
                 pin.drive_high()
-                if i < len(frame) - 1:
+                if self.real_time and i < len(frame) - 1:
                     _wait_until(start + INTERVAL_S)
             self.sent += 1
 

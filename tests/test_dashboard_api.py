@@ -68,8 +68,8 @@ def test_every_configured_room_is_listed_before_any_message(client):
     assert (east["temperature_c"], east["humidity_rh"], east["age_s"], east["stale"]) == (None, None, None, True)
     assert east["relays"] == [{"id": "dehum-1", "type": "dehumidifier", "on": None, "changed": None}]
     assert east["doors"] == [
-        {"id": "entrance", "type": None, "open": None, "changed": None},
-        {"id": "main-door", "type": None, "open": None, "changed": None},
+        {"id": "entrance", "type": None, "open": None, "changed": None, "locked": None, "locked_changed": None},
+        {"id": "main-door", "type": None, "open": None, "changed": None, "locked": None, "locked_changed": None},
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 
 import pytest
@@ -127,3 +128,91 @@ def test_a_malformed_holder_is_refused_naming_the_field(app):
     assert answer.status_code == 302
     page = admin.get("/doors/permissions").get_data(as_text=True)
     assert "id:" in page
+
+
+def test_disabling_a_user_refuses_their_badge_at_once_and_enabling_restores_it(site, app, east):
+    """A staff holder is the dashboard user of the same name: disabling that user on the users page publishes
+    a new document at once (no second step), the gateway refuses the badge as `user_disabled`, the access
+    log on the dashboard says why, and both the change and the publication are audited."""
+    add_user(site.dashboard_database, "keeper", "keeper")
+    admin = client_for(app, "amy")
+    add_holder(admin, "keeper")
+    post(admin, "/doors/permissions", "/doors/permissions/publish", {"publish": "1"})
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="the gateway to run version 1")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site) == ["granted"], timeout=120, what="the first grant ingested")
+
+    post(admin, "/admin/users", "/admin/users/keeper", {"action": "disable"})
+    wait_until(lambda: east.doors.version == 2, timeout=120, what="the gateway to run version 2")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site)[1:], timeout=120, what="the refusal ingested")
+    assert access_reasons(site) == ["granted", "user_disabled"]
+    page = client_for(app, "fatima").get("/doors/").get_data(as_text=True)
+    assert 'data-reason="user_disabled"' in page and "持卡人已停用" in page  # holder disabled
+    permissions_page = admin.get("/doors/permissions").get_data(as_text=True)
+    assert "随其仪表盘用户停用" in permissions_page  # disabled with their dashboard user
+
+    post(admin, "/admin/users", "/admin/users/keeper", {"action": "enable"})
+    wait_until(lambda: east.doors.version == 3, timeout=120, what="the gateway to run version 3")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site)[2:], timeout=120, what="the grant ingested")
+    assert access_reasons(site) == ["granted", "user_disabled", "granted"]
+    with sqlite3.connect(site.dashboard_database) as db:
+        audited = db.execute(
+            "SELECT action, object, json_extract(detail, '$.cause') FROM audit"
+            " WHERE action IN ('user_disable', 'user_enable', 'access_published') ORDER BY id"
+        ).fetchall()
+    assert audited == [
+        ("access_published", "doors/permissions", None),
+        ("user_disable", "keeper", None),
+        ("access_published", "doors/permissions", "user_disable:keeper"),
+        ("user_enable", "keeper", None),
+        ("access_published", "doors/permissions", "user_enable:keeper"),
+    ]
+
+
+def weekly(admin, rows: dict, **more):
+    """Save the keeper with the holder form's weekly-hours rows (`w<row>_days`, `_start`, `_end`)."""
+    data = {"id": "keeper", "badges": BADGE["keeper"].number, "rooms": ROOM, "kind": "staff", "hours": "weekly"}
+    return post(admin, "/doors/permissions", "/doors/permissions/holder", {**data, **rows, **more})
+
+
+def saved_windows(site) -> list[dict] | None:
+    with sqlite3.connect(site.dashboard_database) as db:
+        row = db.execute("SELECT grants FROM access_holders WHERE id = 'keeper'").fetchone()
+    return None if row is None else [w for g in json.loads(row[0]) for w in g["windows"]]
+
+
+def test_an_admin_sets_weekly_hours_per_permission_and_the_gateway_runs_them(site, app, east):
+    admin = client_for(app, "amy")
+    weekly(admin, {"w0_days": ["0", "2", "4"], "w0_start": "07:30", "w0_end": "12:00",
+                   "w2_days": ["5"], "w2_start": "09:00", "w2_end": "24:00"})  # fmt: skip
+    assert saved_windows(site) == [
+        {"days": [0, 2, 4], "start": "07:30", "end": "12:00"},
+        {"days": [5], "start": "09:00", "end": "24:00"},
+    ]
+    page = admin.get("/doors/permissions").get_data(as_text=True)
+    assert "周一/周三/周五 07:30–12:00; 周六 09:00–24:00" in page
+    post(admin, "/doors/permissions", "/doors/permissions/publish", {"publish": "1"})
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="the gateway to run version 1")
+    (holder,) = east.doors.rules.document.holders
+    assert [(w.days, w.start, w.end) for w in holder.grants[0].windows] == [
+        ([0, 2, 4], "07:30", "12:00"),
+        ([5], "09:00", "24:00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        ({"w1_start": "08:00", "w1_end": "12:00"}, "每周时段第 2 行：请至少选择一天"),
+        ({"w0_days": ["1"], "w0_start": "8:00", "w0_end": "12:00"}, "每周时段第 1 行：“8:00”不是 00:00 至 24:00"),
+        ({"w0_days": ["1"], "w0_start": "18:00", "w0_end": "08:00"}, "每周时段第 1 行：08:00 不晚于 18:00"),
+        ({}, "每周时段：未填写"),
+    ],
+)
+def test_weekly_hours_that_make_no_sense_are_refused_naming_the_row(site, app, rows, said):
+    admin = client_for(app, "amy")
+    weekly(admin, rows)
+    assert said in admin.get("/doors/permissions").get_data(as_text=True)
+    assert saved_windows(site) is None  # nothing saved

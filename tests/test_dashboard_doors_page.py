@@ -1,6 +1,7 @@
 """The doors pages in Debian's Chromium over real HTTP: an admin gives a badge and publishes the permission
 document through the forms, and it arrives signed and retained on the gateway's topic at a real broker;
-the access log shows each decision's reason in the page's language."""
+the access log shows each decision's reason in the page's language; each door shows whether it is open,
+whether its strike is locked (as a running gateway reports it), its fail mode and its alarms."""
 
 from __future__ import annotations
 
@@ -15,12 +16,28 @@ from playwright.sync_api import Browser, Page, expect
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
+from gateway.service import GatewayService
 from hardware.access_key import access_key
-from tests.support import add_user, login_page, wait_until
+from hardware.broker import ensure_passwords
+from hardware.clock import SimClock
+from hardware.config import SiteConfig, load
+from tests.support import add_user, login_page, wait_until, write_site
 from tests.test_dashboard_page import WebServer, free_port
+from tests.test_gateway_service import running
 
 pytestmark = pytest.mark.browser
 EAST = protocol.Topics("demo", "gw-east")
+ROOM, DOOR = "east-stack", "entrance"
+
+
+@pytest.fixture
+def site(tmp_path) -> SiteConfig:
+    """The demo site without simulated visitors: only the test moves the doors."""
+    path = write_site(tmp_path, door_openings_per_hour=0.0)
+    path.write_text(path.read_text().replace("badge_visits_per_hour = 6.0", "badge_visits_per_hour = 0.0"))
+    site = load(path)
+    ensure_passwords(site)
+    return site
 
 
 @pytest.fixture
@@ -101,3 +118,56 @@ def test_the_access_log_shows_why(site, server, page):
     expect(page.locator('tr[data-reason="outside_hours"]')).to_contain_text("不在准入时段")
     expect(page.locator('tr[data-reason="granted"]')).to_contain_text("准许")
     expect(page.locator('table.doors tr[data-door="east-stack/entrance"]')).to_be_visible()
+
+
+def lock_state(site) -> bool | None:
+    """What the dashboard's database holds of the east stack entrance's lock."""
+    with Store(site.dashboard_database, readonly=True) as store:
+        row = store.db.execute("SELECT locked FROM devices WHERE room = ? AND device = ?", (ROOM, DOOR)).fetchone()
+    return None if row is None or row[0] is None else bool(row[0])
+
+
+def test_each_door_shows_its_lock_fail_mode_and_alarms_as_the_gateway_reports_them(site, server, page, broker):
+    service = GatewayService(site, "gw-east", password=broker.password("gw-east"), broker_port=broker.port,
+                             clock=SimClock(1))  # fmt: skip
+    with running(service) as east:
+        door = page.locator(f'table.doors tr[data-door="{ROOM}/{DOOR}"]')
+        wait_until(lambda: lock_state(site) is True, timeout=120, what="the birth's locked door ingested")
+        page.goto(server.url + "doors/")
+        expect(door.locator('[data-field="lock"]')).to_contain_text("已上锁")  # locked
+        expect(door.locator('[data-field="fail-mode"]')).to_contain_text("断电闭锁")  # fail-secure
+        expect(door.locator('[data-field="open"]')).to_contain_text("关")  # closed
+
+        east.world.set_emergency(ROOM, DOOR, True)  # the fire panel frees the door until it is over
+        wait_until(lambda: lock_state(site) is False, timeout=120, what="the strike's unlocking ingested")
+        page.goto(server.url + "doors/")
+        expect(door.locator('[data-field="lock"]')).to_contain_text("已开锁")  # unlocked
+        expect(door.locator('[data-alarm="emergency_release"]')).to_contain_text("火警")  # fire alarm
+
+        east.world.set_emergency(ROOM, DOOR, False)
+        wait_until(lambda: lock_state(site) is True, timeout=120, what="the strike's locking ingested")
+        page.goto(server.url + "doors/")
+        expect(door.locator('[data-field="lock"]')).to_contain_text("已上锁")
+
+
+def save_keeper_weekly(page, start: str, end: str) -> None:
+    """The holder form as an admin fills it: the keeper's badge, the east stack, Monday and Tuesday from/to."""
+    page.fill('input[name="id"]', "keeper")
+    page.fill('input[name="badges"]', "12:1001")
+    page.check('input[name="rooms"][value="east-stack"]')
+    page.select_option('select[name="hours"]', "weekly")
+    for day in ("0", "1"):
+        page.check(f'input[name="w0_days"][value="{day}"]')
+    page.fill('input[name="w0_start"]', start)
+    page.fill('input[name="w0_end"]', end)
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+
+
+def test_an_admin_sets_weekly_hours_through_the_form_and_a_wrong_row_is_named(server, page):
+    page.goto(server.url + "doors/permissions")
+    save_keeper_weekly(page, "09:00", "08:00")
+    expect(page.locator('[role="status"]')).to_contain_text("每周时段第 1 行：08:00 不晚于 09:00")
+    expect(page.locator('[data-holder="keeper"]')).to_have_count(0)
+    save_keeper_weekly(page, "09:00", "17:30")
+    expect(page.locator('[data-holder="keeper"] [data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")

@@ -214,6 +214,23 @@ def test_relay_and_door_events_set_their_state_and_an_older_one_never_undoes_a_n
     assert len(rows(store, "SELECT * FROM events WHERE kind = 'door'")) == 3
 
 
+def test_a_badge_door_s_lock_comes_from_the_birth_and_strike_events_and_a_late_one_changes_nothing(store):
+    entrance = protocol.DoorState(id="entrance", open=False, locked=True)
+    birth = protocol.Birth(
+        id="b1", seq=1, ts=TS, session=1, name="East", software="storeroom",
+        rooms=[protocol.RoomState(id="east-stack", name="East stack", doors=[entrance])],
+    )  # fmt: skip
+    store.ingest(EAST.birth, birth.to_json())
+    assert [(d["id"], d["open"], d["locked"]) for d in room(store)["doors"]] == [("entrance", False, True)]
+
+    send(store, event(3, "strike", "entrance", {"locked": False}), event(4, "door", "entrance", {"open": True}))
+    send(store, event(2, "strike", "entrance", {"locked": True}))  # late, from a gap: history only
+    (door,) = room(store)["doors"]
+    assert (door["open"], door["locked"], door["locked_changed"]) == (True, False, "2026-11-22T08:00:03.000000Z")
+    send(store, event(5, "strike", "entrance", {"locked": True}))
+    assert room(store)["doors"][0]["locked"] is True
+
+
 def test_an_event_of_another_kind_is_stored_without_touching_devices(store):
     send(store, event(1, "device_error", "dht-1", {"state": "failed", "was": "ok"}))
     assert rows(store, "SELECT kind, device, data FROM events") == [
@@ -374,8 +391,8 @@ def test_configured_rooms_and_gateways_are_shown_before_any_message(store, site)
     assert (east["temperature_c"], east["humidity_rh"], east["age_s"], east["stale"]) == (None, None, None, True)
     assert east["relays"] == [{"id": "dehum-1", "type": "dehumidifier", "on": None, "changed": None}]
     assert east["doors"] == [
-        {"id": "entrance", "type": None, "open": None, "changed": None},
-        {"id": "main-door", "type": None, "open": None, "changed": None},
+        {"id": "entrance", "type": None, "open": None, "changed": None, "locked": None, "locked_changed": None},
+        {"id": "main-door", "type": None, "open": None, "changed": None, "locked": None, "locked_changed": None},
     ]
     assert [(g["id"], g["name"], g["state"]) for g in store.gateways(TS)] == [
         ("gw-east", "East stack gateway", "unknown"),

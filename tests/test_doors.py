@@ -247,6 +247,22 @@ def test_the_strike_never_stays_unlocked_past_its_pulse_even_when_events_fail(do
     assert d.locked
 
 
+def test_the_strike_says_when_it_unlocks_and_locks_again(door):
+    """`strike` events carry the lock's state to the dashboard: unlocked by a grant, locked when the pulse
+    ends; unlocked by the fire panel until the emergency is over."""
+    d = door()
+    d.permit([staff("keeper")], rooms={})
+    d.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    d.run(6)
+    d.world.set_emergency(ROOM, DOOR, True)
+    d.run(1)
+    d.world.set_emergency(ROOM, DOOR, False)
+    d.run(1)
+    told = [(f["device"], f["data"]["locked"]) for f in d.alarms("strike")]
+    assert told == [(DOOR, False), (DOOR, True), (DOOR, False), (DOOR, True)]
+    assert d.locked
+
+
 @pytest.mark.parametrize(("mode", "free_when_dead"), [("fail-secure", False), ("fail-safe", True)])
 def test_fail_mode_decides_the_door_when_the_gateway_dies(door, mode, free_when_dead):
     d = door(strike={"fail_mode": mode})

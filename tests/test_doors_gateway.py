@@ -95,10 +95,10 @@ def dashboard(broker):
 def test_a_retained_document_is_run_answered_and_replaced_by_the_next(east, dashboard, broker):
     site = broker.site
     dashboard.permissions(document(site, 1, [keeper()]))
-    wait_until(lambda: east.doors.version == 1, timeout=20, what="version 1 in force")
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="version 1 in force")
     east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
     dashboard.permissions(document(site, 2, [keeper(lost=True)]))
-    wait_until(lambda: east.doors.version == 2, timeout=20, what="version 2 in force")
+    wait_until(lambda: east.doors.version == 2, timeout=120, what="version 2 in force")
     east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
     wait_until(lambda: dashboard.seen("event/access")[1:], what="both decisions")
     access = dashboard.seen("event/access")
@@ -112,23 +112,23 @@ def test_a_retained_document_is_run_answered_and_replaced_by_the_next(east, dash
 def test_a_forged_or_malformed_document_is_refused_and_the_last_good_one_stays(east, dashboard, broker):
     site = broker.site
     dashboard.permissions(document(site, 1, [keeper()]))
-    wait_until(lambda: east.doors.version == 1, timeout=20, what="version 1")
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="version 1")
     good = document(site, 2, [keeper()])
     forged = good.model_copy(update={"holders": [*good.holders, protocol.Holder(id="eve", grants=[])]})
     dashboard.permissions(forged)
     refused = wait_until(
-        lambda: [a for a in dashboard.seen("cmd/permissions/ack") if not a["ok"]], timeout=20, what="a refusal"
+        lambda: [a for a in dashboard.seen("cmd/permissions/ack") if not a["ok"]], timeout=120, what="a refusal"
     )
     assert refused[0]["command_id"] == "v2" and "signature does not match" in refused[0]["detail"]
     dashboard.permissions(b'{"v": 1, "version": "three"}')  # not even a document: refused by the link, counted
-    wait_until(lambda: east.link.stats.commands_refused >= 1, timeout=20, what="the malformed one counted")
+    wait_until(lambda: east.link.stats.commands_refused >= 1, timeout=120, what="the malformed one counted")
     assert east.doors.version == 1
 
 
 def test_a_remote_unlock_needs_a_reason_and_is_logged_with_it(east, dashboard, broker):
     dashboard.command("unlock", room=ROOM, reason="")
     dashboard.command("unlock", room=ROOM, reason="courier with the dossier boxes")
-    wait_until(lambda: dashboard.seen("cmd/unlock/ack")[1:], timeout=20, what="two answers")
+    wait_until(lambda: dashboard.seen("cmd/unlock/ack")[1:], timeout=120, what="two answers")
     answers = dashboard.seen("cmd/unlock/ack")
     assert [a["ok"] for a in answers] == [False, True]
     assert "needs a reason" in answers[0]["detail"]
@@ -142,12 +142,13 @@ def test_a_remote_unlock_needs_a_reason_and_is_logged_with_it(east, dashboard, b
 def test_with_the_broker_down_permissions_hold_and_the_log_is_sent_afterwards(east, dashboard, broker):
     site = broker.site
     dashboard.permissions(document(site, 1, [keeper()]))
-    wait_until(lambda: east.doors.version == 1, timeout=20, what="version 1")
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="version 1")
     broker.stop()
     east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
     east.world.present_badge(ROOM, DOOR, BADGE["stranger"])
+    wait_until(lambda: queued(east, "event/access")[1:], timeout=120, what="both decisions in the outbox")
     assert [e["data"]["reason"] for e in queued(east, "event/access")] == ["granted", "unknown_badge"]
     broker.start()
-    wait_until(lambda: dashboard.seen("event/access")[1:], timeout=60, what="the log")
+    wait_until(lambda: dashboard.seen("event/access")[1:], timeout=180, what="the log")
     access = dashboard.seen("event/access")
     assert [(e["data"]["reason"], e["historical"]) for e in access] == [("granted", True), ("unknown_badge", True)]

@@ -51,6 +51,8 @@ VARIANT_DATA = {
     "invalid": {"valid": False},
     "open": {"state": "open", "open": True},
     "closed": {"state": "closed", "open": False},
+    "locked": {"locked": True},
+    "unlocked": {"locked": False},
     "granted": {"granted": True},
     "refused": {"granted": False, "applied": False},
     "applied": {"applied": True},

@@ -136,12 +136,80 @@ def user_passwd(name: str, password_stdin: bool, config_path: str) -> None:
 @click.argument("name")
 @config_option
 def user_disable(name: str, config_path: str) -> None:
-    """Disable a user: no more logins, API tokens revoked.
+    """Disable a user: no more logins, API tokens revoked, and their badges refused at the doors.
 
     Example: storeroom dashboard user disable wang --config hardware/configs/demo.toml
     """
     _user_command("user_disable")(config_path, name, {}, lambda users: users.set_disabled(name, True))
     click.echo(f"user {name} disabled")
+    _publish_doors(config_path, name, "user_disable")
+
+
+@user.command("enable")
+@click.argument("name")
+@config_option
+def user_enable(name: str, config_path: str) -> None:
+    """Enable a disabled user again (their badges open the doors they are granted again).
+
+    Example: storeroom dashboard user enable wang --config hardware/configs/demo.toml
+    """
+    _user_command("user_enable")(config_path, name, {}, lambda users: users.set_disabled(name, False))
+    click.echo(f"user {name} enabled")
+    _publish_doors(config_path, name, "user_enable")
+
+
+def _publish_doors(config_path: str, name: str, cause: str) -> None:
+    """A staff badge holder's user changed: send the gateways the next permission document at once, as the users
+    page does, so the doors refuse (or admit) the badges without anyone pressing Publish. Exit 1 if it could
+    not be sent to every gateway (the change itself is made; the next publication carries it)."""
+    import secrets
+
+    from paho.mqtt import publish as mqtt_publish
+    from paho.mqtt.exception import MQTTException
+
+    from dashboard import permissions
+    from dashboard.audit import record
+    from hardware.broker import BrokerError, read_password
+
+    site = load_or_exit(config_path)
+    conn = _people(config_path)
+    try:
+        doors = [g for g in site.gateway_ids if any(d.access for room in site.rooms_of(g) for d in room.doors)]
+        if not doors or not permissions.is_holder(conn, name):
+            return
+        messages: list[dict] = []
+        document = permissions.issue(conn, site, _cli_actor())
+        failed = permissions.publish(
+            document,
+            site,
+            lambda topic, payload, retain: (
+                messages.append({"topic": topic, "payload": payload, "qos": 1, "retain": retain}) or True
+            ),
+        )
+        try:  # paho's one-shot publisher: connect, send, wait for the broker's acknowledgements, disconnect
+            mqtt_publish.multiple(
+                messages,
+                hostname=site.broker.host,
+                port=site.broker.port,
+                client_id=f"storeroom-cli-{secrets.token_hex(4)}",  # never the running dashboard's own id
+                auth={"username": "dashboard", "password": read_password(site, "dashboard")},
+            )
+        except (OSError, BrokerError, MQTTException) as exc:
+            failed = sorted({m["topic"].split("/")[2] for m in messages})
+            click.echo(
+                f"storeroom: permission document version {document.version} kept but not sent "
+                f"({site.broker.host}:{site.broker.port}: {exc}); {name}'s badges still work at the doors "
+                "until it is published (the doors page's Publish button)",
+                err=True,
+            )
+        record(conn, actor=_cli_actor(), action="access_published", obj="doors/permissions",
+               detail={"version": document.version, "holders": len(document.holders),
+                       "unreached": ",".join(failed), "cause": f"{cause}:{name}"})  # fmt: skip
+        if failed:
+            raise SystemExit(1)
+        click.echo(f"permission document version {document.version} sent to the gateways")
+    finally:
+        conn.close()
 
 
 @user.command("list")

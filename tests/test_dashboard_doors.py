@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 
 import pytest
@@ -216,3 +217,56 @@ def test_weekly_hours_that_make_no_sense_are_refused_naming_the_row(site, app, r
     weekly(admin, rows)
     assert said in admin.get("/doors/permissions").get_data(as_text=True)
     assert saved_windows(site) is None  # nothing saved
+
+
+def test_disabling_a_user_on_the_command_line_reaches_the_doors_too(site, app, east, broker, tmp_path):
+    """`storeroom dashboard user disable` publishes the next document through the broker itself (paho's one-shot
+    publisher, as the dashboard account), so a disabled user's badge is refused without anyone pressing Publish;
+    `user enable` gives it back."""
+    from click.testing import CliRunner
+
+    from storeroom.cli import main
+
+    config = tmp_path / "cli-site.toml"  # the operator's config names the broker this test runs
+    text = (tmp_path / "site.toml").read_text(encoding="utf-8")
+    config.write_text(re.sub(r"^port = \d+", f"port = {broker.port}", text, count=1, flags=re.M), encoding="utf-8")
+    add_user(site.dashboard_database, "keeper", "keeper")
+    admin = client_for(app, "amy")
+    add_holder(admin, "keeper")
+    post(admin, "/doors/permissions", "/doors/permissions/publish", {"publish": "1"})
+    wait_until(lambda: east.doors.version == 1, timeout=120, what="the gateway to run version 1")
+
+    said = CliRunner().invoke(main, ["dashboard", "user", "disable", "keeper", "--config", str(config)])
+    assert said.exit_code == 0, said.output
+    assert "version 2 sent to the gateways" in said.output
+    wait_until(lambda: east.doors.version == 2, timeout=120, what="the gateway to run version 2")
+    east.world.present_badge(ROOM, DOOR, BADGE["keeper"])
+    wait_until(lambda: access_reasons(site), timeout=120, what="the refusal ingested")
+    assert access_reasons(site) == ["user_disabled"]
+
+    said = CliRunner().invoke(main, ["dashboard", "user", "enable", "keeper", "--config", str(config)])
+    assert said.exit_code == 0, said.output
+    wait_until(lambda: east.doors.version == 3, timeout=120, what="the gateway to run version 3")
+    with sqlite3.connect(site.dashboard_database) as db:
+        causes = [c for (c,) in db.execute("SELECT json_extract(detail, '$.cause') FROM audit WHERE action = "
+                                           "'access_published' ORDER BY id")]  # fmt: skip
+    assert causes == [None, "user_disable:keeper", "user_enable:keeper"]
+
+
+def test_with_the_broker_away_the_command_line_says_the_badges_still_work(site, tmp_path):
+    from click.testing import CliRunner
+
+    from storeroom.cli import main
+    from tests.support import free_port
+
+    config = tmp_path / "cli-site.toml"
+    text = (tmp_path / "site.toml").read_text(encoding="utf-8")
+    config.write_text(re.sub(r"^port = \d+", f"port = {free_port()}", text, count=1, flags=re.M), encoding="utf-8")
+    add_user(site.dashboard_database, "keeper", "keeper")
+    app = create_app(site)
+    add_user(site.dashboard_database, "amy", "admin")
+    add_holder(client_for(app, "amy"), "keeper")
+
+    said = CliRunner().invoke(main, ["dashboard", "user", "disable", "keeper", "--config", str(config)])
+    assert said.exit_code == 1
+    assert "kept but not sent" in said.output and "keeper's badges still work" in said.output

@@ -46,6 +46,8 @@ def queued(service: GatewayService, kind: str) -> list[dict]:
 
 def test_an_unplugged_sensor_raises_stale_then_failed_and_clears_when_it_reads_again(east, broker):
     assert east.link.wait_connected(10)
+    # A sensor that never gave a value is failed at once, never stale: let it read once before unplugging it.
+    wait_until(lambda: "dht-1" in east.controls["east-stack"].value.used, timeout=120, what="dht-1 read once")
     broker.stop()  # keep everything in the outbox, where the test can read it
     east.world.unplug_sensor("east-stack", "dht-1")
     stale = wait_until(lambda: queued(east, "event/sensor_stale"), what="a sensor_stale alarm", timeout=180)

@@ -8,7 +8,6 @@ manifest records every file's SHA-256: the gateway uploads idempotently by hash 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,8 @@ import img2pdf
 import numpy as np
 import tifffile
 from PIL import Image
+
+from hardware.files import sha256_of
 
 DOSSIER_CODE = re.compile(r"^[\w][\w.-]{0,63}$")  # letters (any script), digits, _ . - ; no path tricks
 MASTER_FORMATS = ("tiff", "png")  # DA/T 31-2017 names TIFF (and JPEG) masters; PNG is our lossless extra
@@ -55,14 +56,6 @@ def check_dossier(code: str) -> str:
 
 def stem(meta: PageMeta) -> str:
     return f"{meta.page:04d}"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -203,7 +196,7 @@ def save_manifest(folder: Path, manifest: dict) -> Path:
 
 
 def file_entry(path: Path, folder: Path) -> dict:
-    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256(path), "bytes": path.stat().st_size}
+    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256_of(path), "bytes": path.stat().st_size}
 
 
 def write_files(folder: Path, master: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> dict[str, Path]:

@@ -7,6 +7,7 @@ A6-sized pages (over 200 dpi, like a 12 MP photo of an A4 page, at a fraction of
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,24 @@ def test_an_uploader_that_fails_costs_the_session_nothing(tmp_path):
     stand.session.handle("tag", CODE)
     assert stand.session.view.dossier is None and (tmp_path / CODE / f"{CODE}.pdf").exists()
     assert stand.session.counts["hand_on_errors"] == 2
+
+
+class WatchedCamera(SimulatedCamera):
+    """The simulated camera, remembering (weakly) the last photo it handed out."""
+
+    def still(self, timeout_s: float = 10.0):
+        photo = super().still(timeout_s)
+        self.last = weakref.ref(photo)
+        return photo
+
+
+def test_the_photo_is_let_go_once_corrected_before_the_page_files_are_written(tmp_path):
+    stand = Stand(tmp_path)
+    camera = WatchedCamera(stand.scene, (2400, 1800))
+    stand.session.camera = camera
+    alive_when_handed_on = []
+    stand.session.on_page = lambda root, code, entry: alive_when_handed_on.append(camera.last() is not None)
+    stand.session.handle("tag", CODE)
+    view = stand.shoot(1)
+    assert view.pages == 1 and view.notice == ""
+    assert alive_when_handed_on == [False]  # the files were written without the 12 MP photo in memory

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tifffile
@@ -54,3 +57,19 @@ def test_the_master_and_access_copy_are_the_same_page(page, tmp_path):
         a = np.asarray(master).astype(int)
         b = np.asarray(access).astype(int)
     assert a.shape == b.shape and np.abs(a - b).mean() < 4  # JPEG at quality 85, in the same channel order
+
+
+def test_without_imagecodecs_the_tiff_master_is_still_written_and_lossless(page, tmp_path):
+    """32-bit Raspberry Pi OS has no imagecodecs wheel: tifffile then compresses with Python's own zlib."""
+    np.save(tmp_path / "page.npy", page)
+    script = (
+        "import sys; sys.modules['imagecodecs'] = None\n"  # as if it were not installed
+        "import numpy as np, pathlib\n"
+        "from vision import outputs\n"
+        "folder = pathlib.Path(sys.argv[1])\n"
+        "meta = outputs.PageMeta('A01-0007', 1, '2026-03-01T09:30:00+08:00', 'test', 300)\n"
+        "print(outputs.write_master(folder, np.load(folder / 'page.npy'), meta, 'tiff'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
+    with Image.open(done.stdout.strip()) as image:
+        assert image.tag_v2[259] == 8 and np.array_equal(np.asarray(image), page[..., ::-1])

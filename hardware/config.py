@@ -453,6 +453,8 @@ class CopyStand(_Strict):
     dpi: Annotated[float, Field(ge=200, le=600)] = 300.0
     """Masters are resampled to this; DA/T 31-2017 asks for at least 200 dpi, 300 for small or unclear text."""
     master_format: Literal["png", "tiff"] = "tiff"
+    """Each page's lossless master: a Deflate TIFF (DA/T 31-2017 names TIFF; about 10 MB for a 300 dpi A4 colour
+    page) or a PNG (the same size, four times as long to write). The access JPEG comes with either."""
     bitonal: bool = False
     """Also write a black-and-white copy for OCR (the colour master is never thresholded)."""
     station_listen: HostPort = "127.0.0.1:8090"

@@ -11,8 +11,12 @@ Inputs are generated (seeded, vision/standsim.py), so accuracy is measured, not 
   on the same photos: the text angle each finds in the photo against the truth (page rotation plus the
   print's own skew), and their time;
 - `speed`: single thread (cv2.setNumThreads(1)), per 2 MP and 12 MP (4056x3040) photo: decode, correct,
-  write master PNG and access JPEG; `io_floor` is decoding the photo and encoding the same outputs only.
-  Beside unpaper's time: its ratio to our whole page, to the correction alone and to the I/O floor alone;
+  write the master (MASTER_FORMAT, the copy stand's default) and the access JPEG with the manifest and hashes;
+  `io_floor` is decoding the photo and encoding the same two files only. Beside unpaper's time (wall-clock,
+  and its CPU time as a child process): its ratio to our whole page, to the correction alone and to the I/O
+  floor alone. unpaper works on the photo's own pixels; we always write a 300 dpi page (`pixels`);
+- `master_formats`: each lossless master encoding (and the access JPEG) on the same 12 MP page: ms to encode,
+  bytes per page, and whether it decodes to exactly the page;
 - `pi5_estimate`: this machine's times scaled by a reference workload whose Pi 5 rate is published (sysbench's
   CPU test, one thread), with the range the scaling deserves (see PI5_RANGE);
 - `memory`: peak resident memory of one 12 MP page in a fresh process, over the same process before it, with
@@ -26,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,6 +40,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import tifffile
+from PIL import Image
 
 from vision import outputs, quality, standsim
 from vision.pipeline import Hints, correct
@@ -45,6 +52,7 @@ N_PEERS = int(os.environ.get("BENCH_VISION_PEERS", "30"))
 N_UNPAPER = int(os.environ.get("BENCH_VISION_UNPAPER", "4"))
 BAD = ("blur", "overexposed", "cut_off", "finger", "no_page", "duplicate")
 LIMITS_2MP = quality.Limits(resolution_dpi=60)
+MASTER_FORMAT = "tiff"  # the copy stand's and the CLI's default (hardware/config.py, vision/cli.py)
 
 
 def _stats(values: list[float]) -> dict:
@@ -203,12 +211,11 @@ def _page_once(jpeg: bytes, folder: Path, page: int, hints: Hints) -> dict:
     result = correct(image, hints)
     marks.append((time.perf_counter(), time.process_time()))
     meta = outputs.PageMeta("BENCH-1", page, "2026-01-01T00:00:00+08:00", "bench", hints.dpi)
-    outputs.save_page(folder, meta, result.master, result.qc)
+    files = outputs.save_page(folder, meta, result.master, result.qc, fmt=MASTER_FORMAT)
     marks.append((time.perf_counter(), time.process_time()))
     # The floor: the same decode, and encoding the same two files, with nothing in between.
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    outputs.write_master(folder, result.master, meta)
-    outputs.write_access(folder, result.master, meta)
+    outputs.write_files(folder, result.master, meta, MASTER_FORMAT)
     marks.append((time.perf_counter(), time.process_time()))
     out = {}
     for clock, prefix in ((0, ""), (1, "cpu_")):
@@ -220,7 +227,19 @@ def _page_once(jpeg: bytes, folder: Path, page: int, hints: Hints) -> dict:
             f"{prefix}whole": t[3] - t[0],
             f"{prefix}io_floor": t[4] - t[3],
         }
-    return out
+    sizes = {kind: Path(path).stat().st_size for kind, path in files.items()}
+    return out, sizes, (image.shape[1], image.shape[0]), (result.master.shape[1], result.master.shape[0])
+
+
+def _unpaper_times(image: np.ndarray) -> tuple[float, float]:
+    """unpaper's wall-clock and CPU ms (its own, as a child process: not inflated by a shared machine)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    _peer_unpaper(image)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return 1000 * wall, 1000 * cpu
 
 
 def speed() -> dict:
@@ -232,17 +251,25 @@ def speed() -> dict:
             for i in range(N_SPEED):
                 shot = standsim.simulate(20_000 + i, size=size)
                 runs.append(_page_once(shot.jpeg, Path(tmp), i + 1, Hints(dpi=300, limits=LIMITS_2MP)))
-        med = {k: round(1000 * float(np.median([r[k] for r in runs])), 1) for k in runs[0]}
+        med = {k: round(1000 * float(np.median([r[0][k] for r in runs])), 1) for k in runs[0][0]}
+        photo_px, master_px = runs[0][2], runs[0][3]
         out[label] = {
             **{f"{k}_ms": v for k, v in med.items()},
             "whole_over_io_floor": round(med["whole"] / med["io_floor"], 2),
             "cpu_whole_over_io_floor": round(med["cpu_whole"] / med["cpu_io_floor"], 2),
+            "master_format": MASTER_FORMAT,
+            "bytes_per_page": {k: int(np.median([r[1][k] for r in runs])) for k in runs[0][1]},
+            # unpaper cleans the photo at its own size; we write the page at 300 dpi whatever the photo.
+            "pixels": {
+                "photo": f"{photo_px[0]}x{photo_px[1]}",
+                "our_master": f"{master_px[0]}x{master_px[1]}",
+                "unpaper_output": f"{photo_px[0]}x{photo_px[1]}",
+                "our_master_over_photo": round(master_px[0] * master_px[1] / (photo_px[0] * photo_px[1]), 2),
+            },
         }
         peers_ms = {}
         shot = standsim.simulate(20_000, size=size)
-        for name, run in (("deskew", _peer_deskew), ("jdeskew", _peer_jdeskew), ("unpaper", _peer_unpaper)):
-            if name == "unpaper" and shutil.which("unpaper") is None:
-                continue
+        for name, run in (("deskew", _peer_deskew), ("jdeskew", _peer_jdeskew)):
             try:
                 start = time.perf_counter()
                 run(shot.image)
@@ -250,11 +277,81 @@ def speed() -> dict:
             except ImportError:
                 continue
         out[label]["peers_ms"] = peers_ms
-        if "unpaper" in peers_ms:
-            out[label]["unpaper_over_whole"] = round(peers_ms["unpaper"] / med["whole"], 1)
-            out[label]["unpaper_over_correct"] = round(peers_ms["unpaper"] / med["correct"], 1)
-            # What 20x unpaper would need of the whole page, next to what the I/O alone costs.
-            out[label]["unpaper_over_io_floor"] = round(peers_ms["unpaper"] / med["io_floor"], 1)
+        if shutil.which("unpaper") is not None:
+            # Median of three: one unpaper run on a shared machine can be off by seconds.
+            times = [_unpaper_times(shot.image) for _ in range(3)]
+            wall = float(np.median([w for w, _ in times]))
+            cpu = float(np.median([c for _, c in times]))
+            peers_ms["unpaper"] = round(wall, 1)
+            out[label]["unpaper_cpu_ms"] = round(cpu, 1)
+            out[label]["unpaper_over_whole"] = round(wall / med["whole"], 1)
+            out[label]["cpu_unpaper_over_whole"] = round(cpu / med["cpu_whole"], 1)
+            out[label]["unpaper_over_correct"] = round(wall / med["correct"], 1)
+            # What 20x unpaper needs of the whole page, next to what the I/O alone costs.
+            out[label]["unpaper_over_io_floor"] = round(wall / med["io_floor"], 1)
+    return out
+
+
+def _lossless(path: Path, rgb: np.ndarray) -> bool:
+    with Image.open(path) as image:
+        return bool(np.array_equal(np.asarray(image), rgb))
+
+
+def master_formats() -> dict:
+    """Each way of writing the 12 MP page's master (and its access JPEG): ms to encode, bytes, lossless or not.
+
+    Single thread. Median of three; CPU time beside wall-clock. `tiff_deflate1` is what the stand writes.
+    """
+    cv2.setNumThreads(1)
+    shot = standsim.simulate(20_000, size=standsim.SIZE_12MP)
+    page = correct(cv2.imdecode(np.frombuffer(shot.jpeg, np.uint8), cv2.IMREAD_COLOR), Hints(dpi=300)).master
+    meta = outputs.PageMeta("BENCH-1", 1, "2026-01-01T00:00:00+08:00", "bench", 300)
+    rgb = cv2.cvtColor(page, cv2.COLOR_BGR2RGB)
+
+    def tifffile_deflate(level: int):
+        def write(path: Path) -> None:
+            tifffile.imwrite(
+                path, rgb, photometric="rgb", compression="adobe_deflate", compressionargs={"level": level},
+                resolution=(300, 300), resolutionunit="INCH", metadata=None, maxworkers=1,
+            )  # fmt: skip
+
+        return write
+
+    def pillow(**options: object):
+        return lambda path: Image.fromarray(rgb).save(path, dpi=(300, 300), **options)
+
+    def ours(fmt: str):
+        return lambda path: outputs.write_master(path.parent, page, meta, fmt).rename(path)
+
+    candidates = {
+        "tiff_deflate1 (the default)": ("tif", ours("tiff")),
+        "tiff_deflate2_tifffile": ("tif", tifffile_deflate(2)),
+        "tiff_deflate6_tifffile": ("tif", tifffile_deflate(6)),
+        "tiff_deflate6_pillow (before)": ("tif", pillow(compression="tiff_adobe_deflate")),
+        "tiff_lzw_pillow": ("tif", pillow(compression="tiff_lzw")),
+        "tiff_packbits_pillow": ("tif", pillow(compression="packbits")),
+        "tiff_uncompressed_pillow": ("tif", pillow(compression="raw")),
+        "png1_pillow (--master png)": ("png", ours("png")),
+        "png0_pillow": ("png", pillow(compress_level=0)),
+        "jpeg_q85_pillow (access, EXIF+XMP)": ("jpg", lambda p: outputs.write_access(p.parent, page, meta).rename(p)),
+        "jpeg_q85_opencv (no metadata)": ("jpg", lambda p: cv2.imwrite(str(p), page, [cv2.IMWRITE_JPEG_QUALITY, 85])),
+    }  # fmt: skip
+    out = {"page_px": f"{page.shape[1]}x{page.shape[0]}", "raw_bytes": int(page.nbytes)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (suffix, write) in candidates.items():
+            path = Path(tmp) / f"out.{suffix}"
+            wall, cpu = [], []
+            for _ in range(3):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                write(path)
+                wall.append(time.perf_counter() - start)
+                cpu.append(time.process_time() - cpu_start)
+            out[name] = {
+                "ms": round(1000 * float(np.median(wall)), 1),
+                "cpu_ms": round(1000 * float(np.median(cpu)), 1),
+                "bytes": path.stat().st_size,
+                "lossless": _lossless(path, rgb) if suffix != "jpg" else False,
+            }
     return out
 
 
@@ -348,6 +445,7 @@ def run() -> dict:
     result = accuracy_and_qc()
     result["peers"] = peers(shots)
     result["speed"] = speed()
+    result["master_formats"] = master_formats()
     result["pi5_estimate"] = pi5_estimate(result["speed"])
     result["memory_12mp"] = memory()
     result["threads"] = 1

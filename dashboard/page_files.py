@@ -20,7 +20,6 @@ its hash, so a retaken page is a new file and nothing is ever overwritten.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from dashboard.access import current
+from hardware.files import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,6 @@ bp = Blueprint("uploads", __name__, url_prefix="/api/uploads")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UPLOAD_CONTENT_TYPE = "application/offset+octet-stream"
 BLOCK = 1 << 16
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Busy(Exception):

@@ -32,7 +32,7 @@ from hardware.config import CopyStand
 from vision import outputs
 from vision.autotrigger import AutoTrigger
 from vision.camera import Camera, CameraError
-from vision.pipeline import Hints, correct
+from vision.pipeline import Correction, Hints, correct
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,9 @@ class CopyStandSession(Background):
                     return
                 image = self.camera.still(0)
                 if image is not None:
-                    self._take(image)
+                    corrected = self._correct(image)
+                    del image  # the photo is not needed to write the page's files (36 MB at 12 MP)
+                    self._keep(*corrected)
                 refused = getattr(self.camera, "refused", None)
                 if refused:
                     self._update(notice="photo_refused", notice_detail=refused.pop(0))
@@ -306,13 +308,17 @@ class CopyStandSession(Background):
         if image is None:
             self._update(notice="camera", notice_detail="no photo")
             return
-        self._take(image)
+        corrected = self._correct(image)
+        del image  # the photo is not needed to write the page's files (36 MB at 12 MP)
+        self._keep(*corrected)
 
-    def _take(self, image: np.ndarray) -> None:
-        """Correct, check and keep one photo as a page of the open session."""
+    def _correct(self, image: np.ndarray) -> tuple[Correction, float]:
+        """Correct and check one photo for the page the open session is at; (the result, when it started).
+
+        Split from `_keep` so that the caller can let go of the photo before the files are written: it holds
+        the only reference, and a Pi Zero 2 W has 512 MB for everything.
+        """
         view = self.view
-        code = view.dossier
-        assert code is not None
         page = view.retake or view.pages + 1
         started = time.perf_counter()
         hints = Hints(
@@ -322,7 +328,18 @@ class CopyStandSession(Background):
             bitonal=self.stand.bitonal,
             previous_hash=self._previous_hash.get(page - 1),
         )
-        result = correct(image, hints)
+        return correct(image, hints), started
+
+    def _keep(self, result: Correction, started: float) -> None:
+        """Keep the corrected photo as a page of the open session: its files, the manifest, the station's view.
+
+        Runs on the stand's own thread right after `_correct`, so the session (and the page number) is the one
+        the photo was corrected for.
+        """
+        view = self.view
+        code = view.dossier
+        assert code is not None
+        page = view.retake or view.pages + 1
         self._last_shot_at = self.clock.time()
         failed = {name: c for name, c in result.qc["checks"].items() if not c["ok"]}
         if result.master is None or any(name in failed for name in NOT_A_PAGE):

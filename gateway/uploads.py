@@ -30,7 +30,6 @@ Example (the gateway service does this; the copy-stand session calls `submit_pag
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -54,6 +53,7 @@ from hardware.background import Background
 from hardware.broker import read_password
 from hardware.clock import Clock, WallClock
 from hardware.config import SiteConfig
+from hardware.files import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +126,6 @@ class _Unreachable(Exception):
 
 class _Refused(Exception):
     """The dashboard answered this file with an error: try it again later, the others meanwhile."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -444,7 +444,8 @@ class CopyStand(_Strict):
     """The RFID reader at the stand (one of `rfid.readers` on the same gateway)."""
     camera: Literal["sim", "picamera2", "opencv", "folder"] = "sim"
     source: str = ""
-    """What the camera reads: an OpenCV device index or path (`0`, `/dev/video0`), the watched folder's path."""
+    """What the camera reads: picamera2's camera number (`0`, `1`); an OpenCV device index, absolute path or
+    stream URL (`0`, `/dev/video0`, `rtsp://...`); the watched folder's path."""
     resolution: Literal["2mp", "5mp", "12mp"] = "12mp"
     """Still size: 12 MP is the HQ camera's full 4056 x 3040; 5 MP (2592 x 1944) and 2 MP (1632 x 1224) are
     USB document cameras (enough for A6 and smaller pages only)."""
@@ -463,6 +464,8 @@ class CopyStand(_Strict):
     dpi: Annotated[float, Field(ge=200, le=600)] = 300.0
     """Masters are resampled to this; DA/T 31-2017 asks for at least 200 dpi, 300 for small or unclear text."""
     master_format: Literal["png", "tiff"] = "tiff"
+    """Each page's lossless master: a Deflate TIFF (DA/T 31-2017 names TIFF; about 10 MB for a 300 dpi A4 colour
+    page) or a PNG (the same size, four times as long to write). The access JPEG comes with either."""
     bitonal: bool = False
     """Also write a black-and-white copy for OCR (the colour master is never thresholded)."""
     station_listen: HostPort = "127.0.0.1:8090"
@@ -495,6 +498,23 @@ class CopyStand(_Strict):
             raise ValueError("camera = 'folder' needs source: the folder the camera writes to")
         if self.pedal_pin is not None and self.pedal_pin == self.done_pin:
             raise ValueError(f"pedal_pin and done_pin are both GPIO{self.pedal_pin}")
+        return self
+
+    @model_validator(mode="after")
+    def _source(self) -> CopyStand:
+        """Refused here, naming the stand, what the camera would only fail on when the gateway starts."""
+        source = self.source
+        if self.camera == "picamera2" and source and not source.isdigit():
+            raise ValueError(
+                f"copy stand {self.id!r}: camera = 'picamera2' takes source as the camera's number "
+                f"(0, 1, ... as `rpicam-hello --list-cameras` shows them), not {source!r}"
+            )
+        opens = source.isdigit() or source.startswith("/") or re.match(r"^[a-z][a-z0-9+.-]*://", source)
+        if self.camera == "opencv" and source and not opens:
+            raise ValueError(
+                f"copy stand {self.id!r}: camera = 'opencv' takes source as a device number (0), an absolute "
+                f"path (/dev/video0) or a stream URL (rtsp://...), not {source!r}"
+            )
         return self
 
 

@@ -188,6 +188,14 @@ DEMO = Path(__file__).parents[1] / "hardware" / "configs" / "demo.toml"
         ({"page_size": "A9"}, "copy_stands[0].page_size: must be one of A3, A4"),
         ({"pedal_pin": 17}, "GPIO17 on gateway 'gw-west' is already used by copy_stands[stand].pedal_pin"),
         ({"dpi": 150.0}, "copy_stands[0].dpi: Input should be greater than or equal to 200"),
+        (
+            {"camera": "picamera2", "source": "front"},
+            "copy stand 'stand': camera = 'picamera2' takes source as the camera's number (0, 1, ... as "
+            "`rpicam-hello --list-cameras` shows them), not 'front'",
+        ),
+        ({"camera": "picamera2", "source": "/dev/video0"}, "copy stand 'stand': camera = 'picamera2' takes source"),
+        ({"camera": "opencv", "source": "video0"}, "copy stand 'stand': camera = 'opencv' takes source as a device"),
+        ({"camera": "opencv", "source": "-1"}, "(/dev/video0) or a stream URL (rtsp://...), not '-1'"),
     ],
 )
 def test_a_bad_copy_stand_config_is_refused_naming_the_key(change, message):
@@ -199,6 +207,15 @@ def test_a_bad_copy_stand_config_is_refused_naming_the_key(change, message):
     with pytest.raises(ConfigError) as refused:
         from_dict(raw, DEMO)
     assert message.split(": Value error, ")[-1] in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("camera", "source"),
+    [("picamera2", ""), ("picamera2", "1"), ("opencv", "0"), ("opencv", "/dev/video0"), ("opencv", "rtsp://cam/1")],
+)
+def test_a_camera_source_the_backend_can_open_is_taken(camera, source):
+    stand = CopyStand(id="s", gateway="g", reader="r", pedal_pin=22, camera=camera, source=source)
+    assert stand.source == source
 
 
 def test_the_demo_site_has_a_copy_stand_on_the_west_gateway():

@@ -7,6 +7,7 @@ A6-sized pages (over 200 dpi, like a 12 MP photo of an A4 page, at a fraction of
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 
 import cv2
@@ -244,3 +245,24 @@ def test_with_the_disk_full_a_tethered_cameras_photos_wait_in_its_folder(tmp_pat
     ticks()
     assert stand.session.view.pages == 1 and not (inbox / "IMG_0001.JPG").exists()
     assert (inbox / "done" / CODE / "IMG_0001.JPG").exists()
+
+
+class WatchedCamera(SimulatedCamera):
+    """The simulated camera, remembering (weakly) the last photo it handed out."""
+
+    def still(self, timeout_s: float = 10.0):
+        photo = super().still(timeout_s)
+        self.last = weakref.ref(photo)
+        return photo
+
+
+def test_the_photo_is_let_go_once_corrected_before_the_page_files_are_written(tmp_path):
+    stand = Stand(tmp_path)
+    camera = WatchedCamera(stand.scene, (2400, 1800))
+    stand.session.camera = camera
+    alive_when_handed_on = []
+    stand.session.on_page = lambda root, code, entry: alive_when_handed_on.append(camera.last() is not None)
+    stand.session.handle("tag", CODE)
+    view = stand.shoot(1)
+    assert view.pages == 1 and view.notice == ""
+    assert alive_when_handed_on == [False]  # the files were written without the 12 MP photo in memory

@@ -66,7 +66,7 @@ def test_pages_reach_the_dashboard_through_an_outage_of_broker_and_dashboard(sit
                  "--gateway", "gw-east"],
                 capture_output=True, text=True, timeout=60, check=True,
             )  # fmt: skip
-            assert f"{DOSSIER} page 3 master 0003.png" in listing.stdout
+            assert f"{DOSSIER} page 3 master 0003.tif" in listing.stdout
             assert "file(s) waiting" in listing.stdout
             assert "time(s); last: " in listing.stdout and "ConnectionError" in listing.stdout
             broker.start()

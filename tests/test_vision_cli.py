@@ -60,7 +60,7 @@ def test_each_photo_gives_one_json_line_and_the_dossier_its_files(photos, tmp_pa
         for check in line["qc"]["checks"].values():
             assert set(check) == {"ok", "value", "limit"}
     folder = tmp_path / "A01-0007"
-    assert sorted(p.name for p in folder.glob("*.png")) == ["0001.png", "0002.png", "0003.png"]
+    assert sorted(p.name for p in folder.glob("*.tif")) == ["0001.tif", "0002.tif", "0003.tif"]
 
     manifest = json.loads((folder / "manifest.json").read_text())
     assert [p["page"] for p in manifest["pages"]] == [1, 2, 3]
@@ -77,7 +77,16 @@ def test_each_photo_gives_one_json_line_and_the_dossier_its_files(photos, tmp_pa
         assert described["dossier"] == "A01-0007" and described["page"] == 2 and described["dpi"] == 100
         assert jpeg.info["dpi"] == (100, 100)
         assert b"A01-0007/0002" in jpeg.info["xmp"]
-    with Image.open(folder / "0002.png") as png:
+    with Image.open(folder / "0002.tif") as tiff:
+        assert tiff.mode == "RGB" and round(tiff.info["dpi"][0]) == 100
+        assert tiff.tag_v2[259] == 8  # Deflate (Adobe), which every TIFF reader knows
+        assert tiff.tag_v2[269] == "A01-0007" and tiff.tag_v2[297] == (2, 0)  # DocumentName, PageNumber
+
+
+def test_a_png_master_can_still_be_asked_for(photos, tmp_path):
+    result = correct(tmp_path, photos[0], extra=("--master", "png"))
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "A01-0007" / "0001.png") as png:
         assert png.mode == "RGB" and round(png.info["dpi"][0]) == 100
 
 

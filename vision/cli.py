@@ -78,7 +78,14 @@ def vision() -> None:
     show_default=True,
     help="Resolution the photo must really hold on the page (DA/T 31-2017: 200).",
 )
-@click.option("--master", "master_format", type=click.Choice(outputs.MASTER_FORMATS), default="png", show_default=True)
+@click.option(
+    "--master",
+    "master_format",
+    type=click.Choice(outputs.MASTER_FORMATS),
+    default="tiff",
+    show_default=True,
+    help="Lossless master: Deflate TIFF (DA/T 31-2017 names TIFF) or PNG.",
+)
 @click.option("--bitonal", is_flag=True, help="Also write a black-and-white copy for OCR.")
 @click.option("--device", default=lambda: f"copy stand on {socket.gethostname()}", help="Recorded in each file.")
 def correct_command(

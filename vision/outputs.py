@@ -8,7 +8,6 @@ manifest records every file's SHA-256: the gateway uploads idempotently by hash 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,10 +19,17 @@ from xml.sax.saxutils import escape
 import cv2
 import img2pdf
 import numpy as np
+import tifffile
 from PIL import Image
 
+from hardware.files import sha256_of
+
 DOSSIER_CODE = re.compile(r"^[\w][\w.-]{0,63}$")  # letters (any script), digits, _ . - ; no path tricks
-MASTER_FORMATS = ("png", "tiff")
+MASTER_FORMATS = ("tiff", "png")  # DA/T 31-2017 names TIFF (and JPEG) masters; PNG is our lossless extra
+# The TIFF master's Deflate level. Level 1 of libdeflate (imagecodecs) costs about 110 ms for a 300 dpi A4
+# colour page and gives about 10 MB: a photographed page is mostly camera noise, which no level compresses
+# (level 6 takes 3.5x the time for 12 % less; uncompressed is 27 MB). bench/README.md has the table.
+TIFF_DEFLATE_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -52,35 +58,49 @@ def stem(meta: PageMeta) -> str:
     return f"{meta.page:04d}"
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _rgb(image: np.ndarray) -> Image.Image:
-    if image.ndim == 2:
-        return Image.fromarray(image)
-    return Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """The page in the files' channel order (OpenCV holds it as BGR); grey pages stay grey."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def _atomic(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
-def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "png") -> Path:
+def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> Path:
     """Lossless colour master with its resolution recorded; written to a temporary name, then renamed."""
+    return _write_master(folder, _rgb(image), meta, fmt)
+
+
+def _write_master(folder: Path, rgb: np.ndarray, meta: PageMeta, fmt: str) -> Path:
+    """The master from the page already in RGB order (save_page converts once for both files).
+
+    TIFF is written by tifffile, Deflate-compressed (Adobe's code 8, which libtiff, Pillow and every archive
+    viewer read) at TIFF_DEFLATE_LEVEL by libdeflate through imagecodecs; one thread, as everything per page.
+    Pillow cannot set libtiff's Deflate level and its default (6) took 1.4 s a page. Without imagecodecs,
+    tifffile falls back to Python's zlib: the same file, about 2.5x slower to write.
+    """
     if fmt not in MASTER_FORMATS:
         raise ValueError(f"master format {fmt!r}: one of {MASTER_FORMATS}")
     path = folder / f"{stem(meta)}.{'tif' if fmt == 'tiff' else 'png'}"
     tmp = _atomic(path)
-    img = _rgb(image)
     if fmt == "png":
-        img.save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
+        Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
     else:
-        img.save(tmp, format="TIFF", dpi=(meta.dpi, meta.dpi), compression="tiff_adobe_deflate")
+        tifffile.imwrite(
+            tmp,
+            rgb,
+            photometric="minisblack" if rgb.ndim == 2 else "rgb",
+            compression="adobe_deflate",
+            compressionargs={"level": TIFF_DEFLATE_LEVEL},
+            resolution=(meta.dpi, meta.dpi),
+            resolutionunit="INCH",
+            software="storeroom vision",
+            datetime=datetime.fromisoformat(meta.captured).strftime("%Y:%m:%d %H:%M:%S"),
+            extratags=[(269, "s", 0, meta.dossier, True), (297, "H", 2, (meta.page, 0), True)],  # name, page
+            metadata=None,  # no tifffile JSON in ImageDescription
+            maxworkers=1,
+        )
     os.replace(tmp, path)
     return path
 
@@ -122,9 +142,13 @@ def _xmp(meta: PageMeta) -> bytes:
 
 def write_access(folder: Path, image: np.ndarray, meta: PageMeta, quality: int = 85) -> Path:
     """Access JPEG with EXIF (ImageDescription holds the metadata as JSON) and an XMP packet."""
+    return _write_access(folder, _rgb(image), meta, quality)
+
+
+def _write_access(folder: Path, rgb: np.ndarray, meta: PageMeta, quality: int = 85) -> Path:
     path = folder / f"{stem(meta)}.jpg"
     tmp = _atomic(path)
-    _rgb(image).save(
+    Image.fromarray(rgb).save(
         tmp,
         format="JPEG",
         quality=quality,
@@ -172,7 +196,13 @@ def save_manifest(folder: Path, manifest: dict) -> Path:
 
 
 def file_entry(path: Path, folder: Path) -> dict:
-    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256(path), "bytes": path.stat().st_size}
+    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+
+def write_files(folder: Path, master: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> dict[str, Path]:
+    """The page's two image files, the master and the access JPEG, from one RGB copy of the page."""
+    rgb = _rgb(master)
+    return {"master": _write_master(folder, rgb, meta, fmt), "access": _write_access(folder, rgb, meta)}
 
 
 def save_page(
@@ -182,7 +212,7 @@ def save_page(
     qc: dict,
     extra: dict | None = None,
     bitonal: np.ndarray | None = None,
-    fmt: str = "png",
+    fmt: str = "tiff",
 ) -> dict:
     """Write one page's files under `root/<dossier>/` and record them in the manifest; returns the paths.
 
@@ -190,7 +220,7 @@ def save_page(
     """
     folder = root / meta.dossier
     folder.mkdir(parents=True, exist_ok=True)
-    files = {"master": write_master(folder, master, meta, fmt), "access": write_access(folder, master, meta)}
+    files = write_files(folder, master, meta, fmt)
     if bitonal is not None:
         files["bitonal"] = write_bitonal(folder, bitonal, meta)
     manifest = load_manifest(folder, meta.dossier)

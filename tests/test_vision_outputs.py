@@ -1,0 +1,75 @@
+"""A page's master is lossless in every format offered: what is read back is exactly what was corrected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from vision import outputs
+from vision.standsim import simulate
+
+META = outputs.PageMeta("A01-0007", 12, "2026-03-01T09:30:00+08:00", "copy stand test", 300)
+
+
+@pytest.fixture(scope="module")
+def page() -> np.ndarray:
+    """A photographed page, noise and all (BGR, as the correction hands it over)."""
+    return simulate(5).image[200:900, 300:1100].copy()
+
+
+@pytest.mark.parametrize("fmt", outputs.MASTER_FORMATS)
+def test_the_master_reads_back_pixel_for_pixel_with_its_resolution(fmt, page, tmp_path):
+    path = outputs.write_master(tmp_path, page, META, fmt)
+    with Image.open(path) as image:
+        assert np.array_equal(np.asarray(image), page[..., ::-1])  # RGB in the file
+        assert tuple(round(v) for v in image.info["dpi"]) == (300, 300)
+
+
+def test_a_grey_master_stays_grey_and_lossless(page, tmp_path):
+    grey = np.ascontiguousarray(page[..., 1])
+    path = outputs.write_master(tmp_path, grey, META, "tiff")
+    assert np.array_equal(tifffile.imread(path), grey)
+
+
+def test_the_tiff_master_names_its_dossier_page_and_time(page, tmp_path):
+    path = outputs.write_master(tmp_path, page, META, "tiff")
+    assert path.name == "0012.tif"
+    with Image.open(path) as image:
+        tags = image.tag_v2
+        assert tags[259] == 8  # Deflate (Adobe's code, the one libtiff and archive viewers read)
+        assert tags[269] == "A01-0007" and tags[297] == (12, 0)  # DocumentName, PageNumber
+        assert tags[306] == "2026:03:01 09:30:00" and tags[305] == "storeroom vision"
+
+
+def test_an_unknown_master_format_is_refused_by_name(page, tmp_path):
+    with pytest.raises(ValueError, match="'jp2'"):
+        outputs.write_master(tmp_path, page, META, "jp2")
+
+
+def test_the_master_and_access_copy_are_the_same_page(page, tmp_path):
+    files = outputs.save_page(tmp_path, META, page, {"ok": True})
+    with Image.open(files["master"]) as master, Image.open(files["access"]) as access:
+        a = np.asarray(master).astype(int)
+        b = np.asarray(access).astype(int)
+    assert a.shape == b.shape and np.abs(a - b).mean() < 4  # JPEG at quality 85, in the same channel order
+
+
+def test_without_imagecodecs_the_tiff_master_is_still_written_and_lossless(page, tmp_path):
+    """32-bit Raspberry Pi OS has no imagecodecs wheel: tifffile then compresses with Python's own zlib."""
+    np.save(tmp_path / "page.npy", page)
+    script = (
+        "import sys; sys.modules['imagecodecs'] = None\n"  # as if it were not installed
+        "import numpy as np, pathlib\n"
+        "from vision import outputs\n"
+        "folder = pathlib.Path(sys.argv[1])\n"
+        "meta = outputs.PageMeta('A01-0007', 1, '2026-03-01T09:30:00+08:00', 'test', 300)\n"
+        "print(outputs.write_master(folder, np.load(folder / 'page.npy'), meta, 'tiff'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
+    with Image.open(done.stdout.strip()) as image:
+        assert image.tag_v2[259] == 8 and np.array_equal(np.asarray(image), page[..., ::-1])

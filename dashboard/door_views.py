@@ -33,7 +33,9 @@ DAYS = [
 ]  # fmt: skip
 """Weekdays as the permission document numbers them: 0 Monday ... 6 Sunday."""
 WINDOW_ROWS = 3
-"""Weekly windows the holder form offers (the document allows up to 14 per grant)."""
+"""Empty rows of weekly hours the holder form offers (more when a holder already has more)."""
+MAX_WINDOWS = 14
+"""As many as a grant may carry (gateway/protocol.py RoomGrant)."""
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 
 REASONS = {
@@ -155,17 +157,47 @@ def _door_rooms() -> list:
     return [r for r in current_app.config["SITE"].rooms if any(d.access for d in r.doors)]
 
 
+def _form_of(holder: protocol.Holder | None) -> dict:
+    """The holder form filled with what `holder` has now, so changing one thing keeps the rest (a save replaces
+    the holder whole). The form gives every ticked room the same hours and dates: those of the first grant."""
+    if holder is None:
+        return {"hours": "office", "rows": [], "rooms": set(), "kind": "staff"}
+    first = holder.grants[0] if holder.grants else None
+    windows = [w.model_dump() for w in first.windows] if first else OFFICE_HOURS
+    hours = "any" if first and not windows else "office" if windows == OFFICE_HOURS else "weekly"
+    return {
+        "id": holder.id,
+        "name": holder.name,
+        "kind": holder.kind,
+        "disabled": holder.disabled,
+        "badges": ", ".join(b.number for b in holder.badges),
+        "lost": ", ".join(b.number for b in holder.badges if b.lost),
+        "rooms": {g.room for g in holder.grants},
+        "hours": hours,
+        "rows": windows if hours == "weekly" else [],
+        "valid_from": first.valid_from.isoformat() if first and first.valid_from else "",
+        "valid_until": first.valid_until.isoformat() if first and first.valid_until else "",
+    }
+
+
 @bp.get("/permissions")
 def permissions_page() -> str:
     conn = people()
+    listed = permissions.holders(conn)
+    editing = request.args.get("edit")
+    holder = next((h for h in listed if h.id == editing), None)
+    if editing and holder is None:
+        flash(_("No badge holder %(id)s.", id=editing[:64]), "error")
+    form = _form_of(holder)
     return render_template(
         "door_permissions.html",
-        holders=permissions.holders(conn),
+        form=form,
+        holders=listed,
         disabled_users=permissions.disabled_users(conn),
         rules=permissions.rooms(conn),
         rooms=_door_rooms(),
         days=DAYS,
-        window_rows=WINDOW_ROWS,
+        window_rows=min(MAX_WINDOWS, max(WINDOW_ROWS, len(form["rows"]) + 1)),
         window_text=window_text,
         latest=permissions.latest(conn),
         running=permissions.gateway_versions(store().db.conn),
@@ -219,7 +251,7 @@ def _windows(form: MultiDict[str, str]) -> list[dict]:
     if hours != "weekly":
         return OFFICE_HOURS
     windows = []
-    for row in range(WINDOW_ROWS):
+    for row in range(MAX_WINDOWS):
         days = sorted({int(d) for d in form.getlist(f"w{row}_days") if d in "0123456" and len(d) == 1})
         start, end = form.get(f"w{row}_start", "").strip(), form.get(f"w{row}_end", "").strip()
         if not days and not start and not end:

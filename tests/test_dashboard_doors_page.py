@@ -171,3 +171,26 @@ def test_an_admin_sets_weekly_hours_through_the_form_and_a_wrong_row_is_named(se
     expect(page.locator('[data-holder="keeper"]')).to_have_count(0)
     save_keeper_weekly(page, "09:00", "17:30")
     expect(page.locator('[data-holder="keeper"] [data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")
+
+
+def test_changing_a_holder_starts_from_what_they_have_so_nothing_else_is_lost(server, page):
+    page.goto(server.url + "doors/permissions")
+    page.fill('input[name="valid_until"]', "2027-06-30")
+    save_keeper_weekly(page, "09:00", "17:30")
+    with page.expect_navigation():
+        page.click('[data-holder="keeper"] [data-field="edit"]')
+    expect(page.locator("#holder-form")).to_have_text("修改 keeper")
+    expect(page.locator('input[name="badges"]')).to_have_value("12:1001")
+    expect(page.locator('input[name="rooms"][value="east-stack"]')).to_be_checked()
+    expect(page.locator('select[name="hours"]')).to_have_value("weekly")
+    expect(page.locator('input[name="w0_days"][value="1"]')).to_be_checked()
+    expect(page.locator('input[name="w0_end"]')).to_have_value("17:30")
+    expect(page.locator('input[name="valid_until"]')).to_have_value("2027-06-30")
+    page.fill('input[name="name"]', "王芳")  # the one thing the admin came to change
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+    holder = page.locator('[data-holder="keeper"]')
+    expect(holder).to_contain_text("王芳")
+    expect(holder.locator('[data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")
+    expect(holder.locator("code")).to_have_text("12:1001")
+    expect(holder).to_contain_text("→ 2027-06-30")

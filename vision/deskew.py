@@ -61,19 +61,22 @@ def measure(gray: np.ndarray, limit_deg: float = 3.0) -> tuple[float, float]:
         pts = pts[np.random.default_rng(0).choice(len(pts), 150_000, replace=False)]
     xs, ys = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
     centre, step, span = 0.0, 0.5, limit_deg
-    scores = []
-    for _ in range(3):
+    confidence = 0.0
+    for level in range(3):
         angles = np.arange(centre - span, centre + span + step / 2, step)
         scores = [_score(xs, ys, a) for a in angles]
         i = int(np.argmax(scores))
+        if level == 0:  # over the whole range searched: how far the peak stands above the worst angle
+            worst, best = min(scores), max(scores)
+            confidence = 0.0 if best <= 0 else float(1 - worst / best)
         centre = float(angles[i])
         if 0 < i < len(angles) - 1:
             s0, s1, s2 = scores[i - 1], scores[i], scores[i + 1]
             den = s0 - 2 * s1 + s2
             if den < 0:
                 centre += 0.5 * step * (s0 - s2) / den
-        span, step = step * 2, step / 5
-    worst, best = min(scores), max(scores)
-    confidence = 0.0 if best <= 0 else float(1 - worst / best)
+        # The parabola puts the peak within half a step; the next level searches a whole step either side
+        # at a fifth of the step: 11 trials, not 21, and the same peak (13 + 11 + 11 trials in all).
+        span, step = step, step / 5
     # Image rows grow downward: lines rising to the right have negative slope in (x, y).
     return -centre, confidence

@@ -25,6 +25,11 @@ def background(image: np.ndarray, degree: int = 3) -> np.ndarray:
     """
     w = image.shape[1]
     k = max(1, w // 96)  # an integer factor takes OpenCV's fast area-averaging path
+    if k % 2 == 0 and k > 2:
+        # Halving has OpenCV's vector code: halving, then the rest, is half the time of one 26x step at 300 dpi
+        # (the two roundings to 8 bits move the coarse image by a level or two, far below the fit's residual).
+        image = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        k //= 2
     small = cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA).astype(np.float32)
     sh, sw = small.shape[:2]
     small = cv2.dilate(small, np.ones((3, 3), np.uint8))

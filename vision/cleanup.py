@@ -82,16 +82,24 @@ def flatten(image: np.ndarray, rows: int = 64) -> np.ndarray:
 
 
 def despeckle(
-    image: np.ndarray, dpi: float, max_speck_mm: float = 1.5, near_mm: float = 2.5, inplace: bool = False
+    image: np.ndarray,
+    dpi: float,
+    max_speck_mm: float = 1.5,
+    near_mm: float = 2.5,
+    inplace: bool = False,
+    gray: np.ndarray | None = None,
 ) -> tuple:
     """Paint out small dark specks that stand alone; returns (image, number removed).
 
     A dot is dust when it is small (under `max_speck_mm` across) AND far from any larger ink (`near_mm`):
     full stops, commas, the dots of i and the short strokes of hanzi sit next to other ink, so they stay.
     Uses connected components (OpenCV) of the ink mask; thin strokes are connected to their characters.
-    `inplace` paints into `image` itself (the pipeline's own master) instead of a copy.
+    `inplace` paints into `image` itself (the pipeline's own master) instead of a copy. `gray` is the image's
+    grey when the caller has made it already (the pipeline's checks need it too); with `inplace` it is
+    brought up to date where specks are painted out, so it stays the grey of the cleaned page.
     """
-    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if gray is None:
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     # Components are found at about 150 dpi (a speck is still several pixels there), four times cheaper
     # than at 300 dpi; the paint-out is done at full resolution.
     f = 2 if dpi >= 250 else 1
@@ -118,6 +126,7 @@ def despeckle(
     out = image if inplace else image.copy()
     removed = 0
     hgt, wid = gray.shape
+    painted = []
     for i in ids:
         x, y, w, h = stats[i, :4]
         # The speck at full resolution: its box, a pixel of room around, its own dark pixels.
@@ -129,7 +138,11 @@ def despeckle(
         ring = box[~spot]
         if len(ring):
             box[spot] = np.median(ring, axis=0)
+            painted.append((y0, y1, x0, x1))
         removed += 1
+    if inplace and out.ndim == 3:  # after the loop: every speck's own dark pixels came from the grey as it was
+        for y0, y1, x0, x1 in painted:
+            gray[y0:y1, x0:x1] = cv2.cvtColor(out[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
     return out, removed
 
 

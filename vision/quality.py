@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision import deskew
+from vision import deskew, geometry
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def page_hash(gray: np.ndarray) -> np.ndarray:
     """
     h, w = gray.shape
     inner = gray[h // 20 : h - h // 20, w // 20 : w - w // 20]  # the page, not the stand in its margin
-    small = cv2.resize(inner, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = geometry.shrink(inner, (64, 64)).astype(np.float32)
     coeffs = cv2.dct(small)[:16, :16].ravel()[1:]
     return coeffs > np.median(coeffs)
 

@@ -103,6 +103,12 @@ def hand(page: np.ndarray, dpi: float, limit: float) -> dict:
     ycc = cv2.cvtColor(page, cv2.COLOR_BGR2YCrCb)
     mask = cv2.inRange(ycc, (60, 135, 80), (235, 175, 112))
     k = max(3, round(3 / 25.4 * dpi)) | 1
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    value = float(np.count_nonzero(mask) / mask.size)
+    # Opened within the skin pixels' box and k px of empty room around it, which opens exactly as the whole
+    # mask would (outside the box there is nothing to keep): on a page with a few red-ish pixels, a tenth
+    # of the work.
+    x, y, w, h = cv2.boundingRect(mask)
+    y0, y1, x0, x1 = max(0, y - k), min(mask.shape[0], y + h + k), max(0, x - k), min(mask.shape[1], x + w + k)
+    box = np.ascontiguousarray(mask[y0:y1, x0:x1])  # its own array: the filter reads no pixel beyond it
+    box = cv2.morphologyEx(box, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    value = float(np.count_nonzero(box) / mask.size)
     return check(value <= limit, value, limit, "a hand or finger covers the page")

@@ -87,6 +87,31 @@ def warp(image: np.ndarray, homography: np.ndarray, size: tuple[int, int], rows:
     return out
 
 
+def source_box(
+    homography: np.ndarray, size: tuple[int, int], shape: tuple[int, ...], pad: float = 0.0
+) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the photo pixels a warp to `size` reads, widened by `pad` px, within the photo.
+
+    A homography maps the canvas's outline to a quadrilateral that holds every point sampled inside it, and
+    linear interpolation reads one pixel beyond; where the box meets the photo's edge it is the photo's edge,
+    so a warp of the box (see `crop_homography`) replicates the same border pixels the whole photo would.
+    """
+    w, h = size
+    corners = map_points(np.linalg.inv(homography), [[0, 0], [w, 0], [w, h], [0, h]])
+    x0, y0 = np.floor(corners.min(0) - 2 - pad)
+    x1, y1 = np.ceil(corners.max(0) + 2 + pad)
+    return int(max(0, x0)), int(max(0, y0)), int(min(shape[1], max(1, x1))), int(min(shape[0], max(1, y1)))
+
+
+def crop_homography(homography: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The same mapping from a crop whose top-left is the photo's (box[0], box[1])."""
+    return homography @ np.array([[1.0, 0, box[0]], [0, 1, box[1]], [0, 0, 1]])
+
+
+def contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
 def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Area-average `image` down to `size` (width, height) in two steps: by the largest whole factor first,
     OpenCV's fast path (a fractional area resize of a 12 MP photo costs 6x more), then the small rest."""

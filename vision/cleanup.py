@@ -6,14 +6,25 @@ over; it is never thresholded, because seals, red headers and photos must keep t
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
 PAPER = 245.0  # the level flattened paper is brought to: white, with headroom so nothing clips
 
 
-def _poly_terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
-    return np.stack([x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)], 1)
+@functools.lru_cache(maxsize=8)
+def _poly_terms(sh: int, sw: int, degree: int) -> np.ndarray:
+    """The polynomial's terms at every point of an sh x sw grid, coordinates in [-1, 1].
+
+    Kept: a stand shoots page after page of the same size, and building them cost as much as the fit.
+    """
+    yy, xx = np.mgrid[0:sh, 0:sw]
+    x, y = (xx.ravel() / sw - 0.5) * 2, (yy.ravel() / sh - 0.5) * 2
+    terms = np.stack([x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)], 1)
+    terms.flags.writeable = False  # shared between calls
+    return terms
 
 
 def background(image: np.ndarray, degree: int = 3) -> np.ndarray:
@@ -33,9 +44,7 @@ def background(image: np.ndarray, degree: int = 3) -> np.ndarray:
     small = cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA).astype(np.float32)
     sh, sw = small.shape[:2]
     small = cv2.dilate(small, np.ones((3, 3), np.uint8))
-    yy, xx = np.mgrid[0:sh, 0:sw]
-    x, y = (xx.ravel() / sw - 0.5) * 2, (yy.ravel() / sh - 0.5) * 2
-    terms = _poly_terms(x, y, degree)
+    terms = _poly_terms(sh, sw, degree)
     chans = small.reshape(-1, small.shape[2]) if small.ndim == 3 else small.reshape(-1, 1)
     lum = chans.mean(1)
     keep = lum > np.percentile(lum, 30)

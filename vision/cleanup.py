@@ -6,14 +6,25 @@ over; it is never thresholded, because seals, red headers and photos must keep t
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
 PAPER = 245.0  # the level flattened paper is brought to: white, with headroom so nothing clips
 
 
-def _poly_terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
-    return np.stack([x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)], 1)
+@functools.lru_cache(maxsize=8)
+def _poly_terms(sh: int, sw: int, degree: int) -> np.ndarray:
+    """The polynomial's terms at every point of an sh x sw grid, coordinates in [-1, 1].
+
+    Kept: a stand shoots page after page of the same size, and building them cost as much as the fit.
+    """
+    yy, xx = np.mgrid[0:sh, 0:sw]
+    x, y = (xx.ravel() / sw - 0.5) * 2, (yy.ravel() / sh - 0.5) * 2
+    terms = np.stack([x**i * y**j for i in range(degree + 1) for j in range(degree + 1 - i)], 1)
+    terms.flags.writeable = False  # shared between calls
+    return terms
 
 
 def background(image: np.ndarray, degree: int = 3) -> np.ndarray:
@@ -25,12 +36,15 @@ def background(image: np.ndarray, degree: int = 3) -> np.ndarray:
     """
     w = image.shape[1]
     k = max(1, w // 96)  # an integer factor takes OpenCV's fast area-averaging path
+    if k % 2 == 0 and k > 2:
+        # Halving has OpenCV's vector code: halving, then the rest, is half the time of one 26x step at 300 dpi
+        # (the two roundings to 8 bits move the coarse image by a level or two, far below the fit's residual).
+        image = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        k //= 2
     small = cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA).astype(np.float32)
     sh, sw = small.shape[:2]
     small = cv2.dilate(small, np.ones((3, 3), np.uint8))
-    yy, xx = np.mgrid[0:sh, 0:sw]
-    x, y = (xx.ravel() / sw - 0.5) * 2, (yy.ravel() / sh - 0.5) * 2
-    terms = _poly_terms(x, y, degree)
+    terms = _poly_terms(sh, sw, degree)
     chans = small.reshape(-1, small.shape[2]) if small.ndim == 3 else small.reshape(-1, 1)
     lum = chans.mean(1)
     keep = lum > np.percentile(lum, 30)
@@ -77,22 +91,32 @@ def flatten(image: np.ndarray, rows: int = 64) -> np.ndarray:
 
 
 def despeckle(
-    image: np.ndarray, dpi: float, max_speck_mm: float = 1.5, near_mm: float = 2.5, inplace: bool = False
+    image: np.ndarray,
+    dpi: float,
+    max_speck_mm: float = 1.5,
+    near_mm: float = 2.5,
+    inplace: bool = False,
+    gray: np.ndarray | None = None,
 ) -> tuple:
     """Paint out small dark specks that stand alone; returns (image, number removed).
 
     A dot is dust when it is small (under `max_speck_mm` across) AND far from any larger ink (`near_mm`):
     full stops, commas, the dots of i and the short strokes of hanzi sit next to other ink, so they stay.
     Uses connected components (OpenCV) of the ink mask; thin strokes are connected to their characters.
-    `inplace` paints into `image` itself (the pipeline's own master) instead of a copy.
+    `inplace` paints into `image` itself (the pipeline's own master) instead of a copy. `gray` is the image's
+    grey when the caller has made it already (the pipeline's checks need it too); with `inplace` it is
+    brought up to date where specks are painted out, so it stays the grey of the cleaned page.
     """
-    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if gray is None:
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     # Components are found at about 150 dpi (a speck is still several pixels there), four times cheaper
     # than at 300 dpi; the paint-out is done at full resolution.
     f = 2 if dpi >= 250 else 1
     small_gray = cv2.resize(gray, None, fx=1 / f, fy=1 / f, interpolation=cv2.INTER_AREA) if f > 1 else gray
     ink = (small_gray < 0.8 * PAPER).astype(np.uint8)
-    n, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    # Grana's block-based labelling, named: the same labels and stats as the default (Spaghetti) gives, but
+    # single-threaded at 150 dpi it takes 6 ms instead of 14.
+    n, labels, stats, centroids = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
     if n <= 1:
         return image, 0
     px = dpi / 25.4 / f
@@ -111,6 +135,7 @@ def despeckle(
     out = image if inplace else image.copy()
     removed = 0
     hgt, wid = gray.shape
+    painted = []
     for i in ids:
         x, y, w, h = stats[i, :4]
         # The speck at full resolution: its box, a pixel of room around, its own dark pixels.
@@ -122,7 +147,11 @@ def despeckle(
         ring = box[~spot]
         if len(ring):
             box[spot] = np.median(ring, axis=0)
+            painted.append((y0, y1, x0, x1))
         removed += 1
+    if inplace and out.ndim == 3:  # after the loop: every speck's own dark pixels came from the grey as it was
+        for y0, y1, x0, x1 in painted:
+            gray[y0:y1, x0:x1] = cv2.cvtColor(out[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
     return out, removed
 
 

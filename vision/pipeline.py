@@ -7,6 +7,7 @@ the full-size photo is resampled exactly once, straight to the target resolution
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -16,6 +17,7 @@ from vision import cleanup, deskew, geometry, quality
 from vision.page import find_page
 
 WORK_DPI = 120.0
+MAX_SKEW_DEG = 4.0  # deskew.measure searches 3 degrees either side; its finer passes may add half a degree
 
 
 @dataclass(frozen=True)
@@ -98,24 +100,35 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
     native = geometry.native_dpi(quad, size_mm)
 
     # The flat page at a working resolution: skew and most checks are measured here.
-    # One 4-channel copy of the photo for both warps (see geometry.warp), dropped once they are done.
-    bgra = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+    # One 4-channel copy for both warps (see geometry.warp), of the part of the photo they read only: the
+    # page with room for the margin and the deskew rotation (about 40 % of a stand photo); dropped after.
     hw, work_size = geometry.page_homography(quad, size_mm, WORK_DPI)
-    work = geometry.warp(bgra, hw, work_size)
+    h0, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm)
+    room = MAX_SKEW_DEG * math.pi / 180 * max(h, w) / 2  # how far a deskew rotation moves the page's corners
+    box = geometry.source_box(h0, size, image.shape, pad=room)
+    bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
+    work = geometry.warp(bgra, geometry.crop_homography(hw, box), work_size)
     work_gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
     skew, _ = deskew.measure(work_gray)
 
     hm, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm, skew)
-    master = geometry.warp(bgra, hm, size)
+    needed = geometry.source_box(hm, size, image.shape)
+    if not geometry.contains(box, needed):  # a skew beyond MAX_SKEW_DEG: the copy it needs instead
+        box = needed
+        bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
+    master = geometry.warp(bgra, geometry.crop_homography(hm, box), size)
     del bgra
     if hints.flatten:
         master = cleanup.flatten(master)
+    gray = cv2.cvtColor(master, cv2.COLOR_BGR2GRAY)  # one grey of the master for the clean-up and the checks
     specks = 0
-    if hints.despeckle:
-        master, specks = cleanup.despeckle(master, hints.dpi, inplace=True)  # the master is ours alone
+    if hints.despeckle:  # the master is ours alone: painted in place, and its grey kept in step
+        master, specks = cleanup.despeckle(master, hints.dpi, inplace=True, gray=gray)
 
-    f = min(1.0, deskew.WORK_WIDTH / size[0])
-    check_gray = geometry.shrink(cv2.cvtColor(master, cv2.COLOR_BGR2GRAY), (round(size[0] * f), round(size[1] * f)))
+    # Reduced by a whole factor only (see deskew.reduction): 1276 px wide for a 300 dpi A4 page.
+    k = deskew.reduction(size[0])
+    check_gray = cv2.resize(gray, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA) if k > 1 else gray
+    del gray
     digest = quality.page_hash(check_gray)
     checks = {
         "no_page": quality.no_page(True, found.area_fraction, lim.no_page),

@@ -73,3 +73,14 @@ def test_without_imagecodecs_the_tiff_master_is_still_written_and_lossless(page,
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
     with Image.open(done.stdout.strip()) as image:
         assert image.tag_v2[259] == 8 and np.array_equal(np.asarray(image), page[..., ::-1])
+
+
+def test_a_dossier_code_in_chinese_is_kept_whole_in_the_tiff_masters_xmp(page, tmp_path):
+    meta = outputs.PageMeta("档案-2026-0001", 3, "2026-03-01T09:30:00+08:00", "copy stand test", 300)
+    files = outputs.save_page(tmp_path, meta, page, {"ok": True})  # TIFF's ASCII tags cannot hold it as it is
+    with Image.open(files["master"]) as image:
+        assert np.array_equal(np.asarray(image), page[..., ::-1])
+        assert image.tag_v2[269] == "\\u6863\\u6848-2026-0001"  # DocumentName, escaped to 7 bits
+        xmp = bytes(image.tag_v2[700]).decode("utf-8")
+    assert "<storeroom:dossier>档案-2026-0001</storeroom:dossier>" in xmp
+    assert "<dc:identifier>档案-2026-0001/0003</dc:identifier>" in xmp

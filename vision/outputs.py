@@ -87,6 +87,7 @@ def _write_master(folder: Path, rgb: np.ndarray, meta: PageMeta, fmt: str) -> Pa
     if fmt == "png":
         Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
     else:
+        xmp = _xmp(meta)
         tifffile.imwrite(
             tmp,
             rgb,
@@ -97,7 +98,11 @@ def _write_master(folder: Path, rgb: np.ndarray, meta: PageMeta, fmt: str) -> Pa
             resolutionunit="INCH",
             software="storeroom vision",
             datetime=datetime.fromisoformat(meta.captured).strftime("%Y:%m:%d %H:%M:%S"),
-            extratags=[(269, "s", 0, meta.dossier, True), (297, "H", 2, (meta.page, 0), True)],  # name, page
+            extratags=[
+                (269, "s", 0, _ascii(meta.dossier), True),  # DocumentName
+                (297, "H", 2, (meta.page, 0), True),  # PageNumber
+                (700, "B", len(xmp), xmp, True),  # XMP, as in the access copy: UTF-8, any script
+            ],
             metadata=None,  # no tifffile JSON in ImageDescription
             maxworkers=1,
         )
@@ -122,6 +127,12 @@ def _exif(meta: PageMeta) -> Image.Exif:
     if offset:
         ifd[0x9011] = f"{offset[:3]}:{offset[3:]}"  # OffsetTimeOriginal
     return exif
+
+
+def _ascii(text: str) -> str:
+    """`text` for a TIFF ASCII tag, which must be 7-bit: a code in another script keeps its letters as `\\uXXXX`
+    escapes there (the XMP packet beside it carries the code as it is)."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _xmp(meta: PageMeta) -> bytes:

@@ -140,9 +140,7 @@ def user_disable(name: str, config_path: str) -> None:
 
     Example: storeroom dashboard user disable wang --config hardware/configs/demo.toml
     """
-    _user_command("user_disable")(config_path, name, {}, lambda users: users.set_disabled(name, True))
-    click.echo(f"user {name} disabled")
-    _publish_doors(config_path, name, "user_disable")
+    _set_disabled(config_path, name, True)
 
 
 @user.command("enable")
@@ -153,15 +151,20 @@ def user_enable(name: str, config_path: str) -> None:
 
     Example: storeroom dashboard user enable wang --config hardware/configs/demo.toml
     """
-    _user_command("user_enable")(config_path, name, {}, lambda users: users.set_disabled(name, False))
-    click.echo(f"user {name} enabled")
-    _publish_doors(config_path, name, "user_enable")
+    _set_disabled(config_path, name, False)
+
+
+def _set_disabled(config_path: str, name: str, disabled: bool) -> None:
+    action = "user_disable" if disabled else "user_enable"
+    _user_command(action)(config_path, name, {}, lambda users: users.set_disabled(name, disabled))
+    click.echo(f"user {name} {'disabled' if disabled else 'enabled'}")
+    _publish_doors(config_path, name, action)
 
 
 def _publish_doors(config_path: str, name: str, cause: str) -> None:
     """A staff badge holder's user changed: send the gateways the next permission document at once, as the users
     page does, so the doors refuse (or admit) the badges without anyone pressing Publish. Exit 1 if it could
-    not be sent to every gateway (the change itself is made; the next publication carries it)."""
+    not be sent (the change itself is made; the next publication carries it)."""
     import secrets
 
     from paho.mqtt import publish as mqtt_publish
@@ -169,23 +172,22 @@ def _publish_doors(config_path: str, name: str, cause: str) -> None:
 
     from dashboard import permissions
     from dashboard.audit import record
+    from gateway.protocol import Topics
     from hardware.broker import BrokerError, read_password
 
     site = load_or_exit(config_path)
     conn = _people(config_path)
     try:
-        doors = [g for g in site.gateway_ids if any(d.access for room in site.rooms_of(g) for d in room.doors)]
-        if not doors or not permissions.is_holder(conn, name):
+        gateways = permissions.door_gateways(site)
+        if not gateways or not permissions.is_holder(conn, name):
             return
-        messages: list[dict] = []
         document = permissions.issue(conn, site, _cli_actor())
-        failed = permissions.publish(
-            document,
-            site,
-            lambda topic, payload, retain: (
-                messages.append({"topic": topic, "payload": payload, "qos": 1, "retain": retain}) or True
-            ),
-        )
+        payload = document.to_json()
+        messages = [
+            {"topic": Topics(site.site.id, g).permissions, "payload": payload, "qos": 1, "retain": True}
+            for g in gateways
+        ]
+        failed: list[str] = []
         try:  # paho's one-shot publisher: connect, send, wait for the broker's acknowledgements, disconnect
             mqtt_publish.multiple(
                 messages,
@@ -195,7 +197,7 @@ def _publish_doors(config_path: str, name: str, cause: str) -> None:
                 auth={"username": "dashboard", "password": read_password(site, "dashboard")},
             )
         except (OSError, BrokerError, MQTTException) as exc:
-            failed = sorted({m["topic"].split("/")[2] for m in messages})
+            failed = gateways
             click.echo(
                 f"storeroom: permission document version {document.version} kept but not sent "
                 f"({site.broker.host}:{site.broker.port}: {exc}); {name}'s badges still work at the doors "

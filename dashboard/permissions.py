@@ -139,15 +139,18 @@ def issue(conn: sqlite3.Connection, site: SiteConfig, by: str) -> protocol.Permi
     return document
 
 
+def door_gateways(site: SiteConfig) -> list[str]:
+    """The gateways with at least one badge door: those a permission document goes to."""
+    return [g for g in site.gateway_ids if any(d.access for room in site.rooms_of(g) for d in room.doors)]
+
+
 def publish(document: protocol.PermissionDocument, site: SiteConfig, publisher: RetainedPublisher) -> list[str]:
     """Send the document, retained, to every gateway with a badge door; the gateways it could not reach."""
-    failed = []
-    for gateway in site.gateway_ids:
-        if not any(d.access for room in site.rooms_of(gateway) for d in room.doors):
-            continue
-        if not publisher(protocol.Topics(site.site.id, gateway).permissions, document.to_json(), retain=True):
-            failed.append(gateway)
-    return failed
+    return [
+        gateway
+        for gateway in door_gateways(site)
+        if not publisher(protocol.Topics(site.site.id, gateway).permissions, document.to_json(), retain=True)
+    ]
 
 
 def gateway_versions(conn: sqlite3.Connection) -> dict[str, int | None]:

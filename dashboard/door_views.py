@@ -36,7 +36,7 @@ WINDOW_ROWS = 3
 """Empty rows of weekly hours the holder form offers (more when a holder already has more)."""
 MAX_WINDOWS = 14
 """As many as a grant may carry (gateway/protocol.py RoomGrant)."""
-CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+CLOCK = re.compile(protocol.CLOCK_TIME_PATTERN)
 
 REASONS = {
     "granted": lazy_gettext("granted"),

@@ -218,7 +218,9 @@ ACCESS_REASONS = (
 BadgeNumber = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:_.-]{0,31}$")]
 """A badge's number: a Wiegand badge's `facility:card`, or the code on a badge tag (docs/TAGS.md)."""
 HolderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
-ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+"""HH:MM from 00:00 to 24:00 (the end of a day's window)."""
+ClockTime = Annotated[str, Field(pattern=CLOCK_TIME_PATTERN)]
 
 
 class _Strict(BaseModel):

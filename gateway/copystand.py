@@ -312,8 +312,9 @@ class CopyStandSession(Background):
         del image  # the photo is not needed to write the page's files (36 MB at 12 MP)
         self._keep(*corrected)
 
-    def _correct(self, image: np.ndarray) -> tuple[Correction, float]:
-        """Correct and check one photo for the page the open session is at; (the result, when it started).
+    def _correct(self, image: np.ndarray) -> tuple[Correction, int, float]:
+        """Correct and check one photo for the page the open session is at; (the result, that page, when it
+        started).
 
         Split from `_keep` so that the caller can let go of the photo before the files are written: it holds
         the only reference, and a Pi Zero 2 W has 512 MB for everything.
@@ -328,18 +329,16 @@ class CopyStandSession(Background):
             bitonal=self.stand.bitonal,
             previous_hash=self._previous_hash.get(page - 1),
         )
-        return correct(image, hints), started
+        return correct(image, hints), page, started
 
-    def _keep(self, result: Correction, started: float) -> None:
-        """Keep the corrected photo as a page of the open session: its files, the manifest, the station's view.
-
-        Runs on the stand's own thread right after `_correct`, so the session (and the page number) is the one
-        the photo was corrected for.
+    def _keep(self, result: Correction, page: int, started: float) -> None:
+        """Keep the corrected photo as page `page` of the open session: its files, the manifest, the station's
+        view. Runs on the stand's own thread right after `_correct`, so the session is the one the photo was
+        corrected for.
         """
         view = self.view
         code = view.dossier
         assert code is not None
-        page = view.retake or view.pages + 1
         self._last_shot_at = self.clock.time()
         failed = {name: c for name, c in result.qc["checks"].items() if not c["ok"]}
         if result.master is None or any(name in failed for name in NOT_A_PAGE):

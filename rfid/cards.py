@@ -98,7 +98,7 @@ class Card:
             self.state = "idle"  # a corrupted command ends the session, as on a real card
             return None
         command = data[:-2]
-        if command[0] == HALT:
+        if command == bytes([HALT, 0x00]):  # HLTA is exactly these two bytes; a data block may start with 0x50
             self.state = "halted"
             return None
         return self.command(command)

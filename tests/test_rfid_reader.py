@@ -56,6 +56,20 @@ def test_the_package_reads_and_writes_a_classic_card(desk):
     assert device.MFRC522_Read(4) == list(range(16))
 
 
+def test_a_data_block_that_starts_with_the_halt_byte_is_written_not_taken_for_halt(desk):
+    # HLTA is exactly 50 00; a block of data that happens to begin with 0x50 is data (once in ~128 enrolments).
+    reader, field, _ = desk
+    device = reader.device
+    field.enter(ClassicCard(CLASSIC_UID))
+    device.MFRC522_Request(device.PICC_REQIDL)
+    _, uid = device.MFRC522_Anticoll()
+    device.MFRC522_SelectTag(uid)
+    assert device.MFRC522_Auth(device.PICC_AUTHENT1A, 5, [0xFF] * 6, uid) == device.MI_OK
+    block = [0x50, 0x00, *range(14)]
+    device.MFRC522_Write(5, block)
+    assert device.MFRC522_Read(5) == block
+
+
 def test_the_package_is_refused_with_a_wrong_key(desk):
     reader, field, _ = desk
     device = reader.device

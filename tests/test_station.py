@@ -44,6 +44,8 @@ def test_the_station_shows_the_dossier_and_each_verdict_as_it_comes_in_chinese(p
     stand, _ = station
     expect(page).to_have_title("翻拍架 stand")
     expect(page.locator("[data-field=dossier]")).to_have_text("无：请把档案标签放到读卡器上")
+    expect(page.locator("img[data-field=image]")).to_be_hidden()  # no page yet: no empty frame either
+    expect(page.get_by_role("button", name="保留此页")).to_be_hidden()  # only while a page is being retaken
     stand.session.submit("tag", CODE)
     expect(page.locator("[data-field=dossier]")).to_have_text(CODE)
     stand.scene.lay(1)
@@ -62,6 +64,7 @@ def test_a_bad_shot_says_why_and_is_retaken_in_place(page, station):
     expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 需要重拍", timeout=20_000)
     expect(page.locator("[data-field=reasons]")).to_contain_text("手或手指遮住了页面")
     expect(page.locator("[data-field=retake]")).to_have_text("下一张将替换第 1 页")
+    expect(page.get_by_role("button", name="保留此页")).to_be_visible()
     stand.scene.lay(1)
     page.get_by_role("button", name="拍摄本页").click()
     expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 合格", timeout=20_000)
@@ -73,6 +76,7 @@ def test_a_bad_shot_says_why_and_is_retaken_in_place(page, station):
     expect(page.locator("[data-field=retake]")).to_have_text("下一张将替换第 1 页")
     page.get_by_role("button", name="保留此页").click()
     expect(page.locator("[data-field=retake]")).to_have_text("")
+    expect(page.get_by_role("button", name="保留此页")).to_be_hidden()
 
 
 def test_the_keeper_can_switch_the_station_to_english(page, station):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from hardware.broker import free_port
 from hardware.config import SiteConfig, load
 from hardware.process import die_with_parent
 
@@ -47,6 +47,9 @@ def write_site(
     stands = f"stand_sessions_per_hour = {float(stand_sessions_per_hour)}"
     text = re.sub(r"^stand_sessions_per_hour = .*$", stands, text, flags=re.M)
     text = re.sub(r"^station_listen = .*$", 'station_listen = "127.0.0.1:0"', text, flags=re.M)  # any free port
+    # The dashboard's own free port, so a test's gateway never sends its page uploads (and its password) to
+    # whatever else listens on 8080, such as a demo running beside the tests.
+    text = re.sub(r'^listen = "127.0.0.1:8080"$', f'listen = "127.0.0.1:{free_port()}"', text, flags=re.M)
     text = re.sub(r"^warn_free_mb = .*$", f"warn_free_mb = {warn_free_mb}", text, flags=re.M)
     text = re.sub(r"^min_free_mb = .*$", f"min_free_mb = {min_free_mb}", text, flags=re.M)
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,12 +200,6 @@ def send_reading(store, seq: int, humidity: float = 58.6, *, age_s: float = 0.0,
         humidity_rh=humidity,
     )
     store.ingest(protocol.Topics("demo", "gw-east").telemetry("east-stack", "dht-1"), reading.to_json(), received=ts)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RunningDemo:

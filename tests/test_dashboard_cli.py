@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,17 +19,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway import protocol
 from hardware.process import die_with_parent
 from storeroom.cli import main
-from tests.support import add_user, api_token, wait_until, write_site
+from tests.support import add_user, api_token, free_port, wait_until, write_site
 
 
 def storeroom(*args: str):
     return CliRunner().invoke(main, list(args))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_serve_documents_itself_with_an_example():

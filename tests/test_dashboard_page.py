@@ -4,7 +4,6 @@ out the server going away and coming back."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 
@@ -15,18 +14,12 @@ from waitress import create_server
 from dashboard.app import create_app
 from dashboard.store import Store
 from gateway import protocol
-from tests.support import add_user, login_page, send_reading
+from tests.support import add_user, free_port, login_page, send_reading
 
 pytestmark = pytest.mark.browser
 
 EAST = protocol.Topics("demo", "gw-east")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class WebServer:

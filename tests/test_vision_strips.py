@@ -1,6 +1,7 @@
 """The correction's cheaper paths give what the plain ones give: tiles and strips join without seams, a crop of
 the photo warps as the whole photo does, a 4-channel photo warps to the same page as a 3-channel one,
-whole-factor shrinking matches one area resize."""
+whole-factor shrinking matches one area resize, a warp from the photo halved lands where one from the photo
+does."""
 
 from __future__ import annotations
 
@@ -58,3 +59,19 @@ def test_shrinking_by_a_whole_factor_first_matches_one_area_resize():
     # The same averages, no brighter or darker; sharp edges land a fraction of a pixel apart.
     assert abs(diff.mean()) < 0.5 and np.abs(diff).mean() < 1.5
     assert geometry.shrink(image, (image.shape[1], image.shape[0])) is image  # nothing to do
+
+
+def test_a_warp_from_the_photo_halved_lands_where_one_from_the_photo_does():
+    # A smooth pattern, odd-sized: halving leaves its values as they are (but the last row and column), so
+    # any difference is where the warp reads. Half a pixel off would differ by two levels on average.
+    yy, xx = np.mgrid[0:1201, 0:1601].astype(np.float32)
+    grey = (128 + 100 * np.sin(xx / 15) * np.cos(yy / 17)).astype(np.uint8)
+    photo = cv2.merge([grey, grey, grey])
+    half = geometry.halve(photo)
+    assert half.shape == (600, 800, 3)
+    quad = np.array([[300, 150], [1350, 220], [1300, 1100], [250, 1050]], float)
+    h, size = geometry.page_homography(quad, (210, 297), 60)
+    direct = geometry.warp(photo, h, size)
+    halved = geometry.warp(half, h @ geometry.FROM_HALVED, size)
+    diff = np.abs(halved.astype(int) - direct)
+    assert diff.mean() < 0.5 and diff.max() <= 2

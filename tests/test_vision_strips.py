@@ -1,7 +1,7 @@
 """The correction's cheaper paths give what the plain ones give: tiles and strips join without seams, a crop of
 the photo warps as the whole photo does, a 4-channel photo warps to the same page as a 3-channel one,
 whole-factor shrinking matches one area resize, a warp from the photo halved lands where one from the photo
-does."""
+does, the light fitted on the small work copy flattens the page as the light fitted on the page itself."""
 
 from __future__ import annotations
 
@@ -47,6 +47,23 @@ def test_flatten_strips_join_without_seams():
     assert np.array_equal(cleanup.flatten(page, rows=13), one)
     grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
     assert np.array_equal(cleanup.flatten(grey, rows=13), cleanup.flatten(grey, rows=grey.shape[0]))
+
+
+def test_the_light_fitted_on_the_work_copy_flattens_the_page_as_its_own_light_does():
+    image, hm, size = _page()  # 150 dpi, turned 0.7 degrees
+    quad = find_page(image).quad
+    hw, work_size = geometry.page_homography(quad, geometry.page_size_mm("A4", quad, None), 60)
+    work = geometry.warp(image, hw, work_size)  # as the pipeline's work copy: not turned, no margin
+    page = geometry.warp(image, hm, size)
+    own = cleanup.flatten(page)
+    light = cleanup.background_from(work, hw @ np.linalg.inv(hm), size)
+    assert light.shape == cleanup.background(page).shape
+    borrowed = cleanup.flatten(page, light=light)
+    diff = np.abs(borrowed.astype(int) - own)
+    assert diff.mean() < 0.5 and diff.max() <= 2
+    in_place = page.copy()
+    assert cleanup.flatten(in_place, light=light, inplace=True) is in_place
+    assert np.array_equal(in_place, borrowed)
 
 
 def test_shrinking_by_a_whole_factor_first_matches_one_area_resize():

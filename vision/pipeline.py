@@ -135,8 +135,9 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
         bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
     master = geometry.warp(bgra, geometry.crop_homography(hm, box), size)
     del bgra
-    if hints.flatten:
-        master = cleanup.flatten(master)
+    if hints.flatten:  # the light fitted on the work copy (master pixels to work pixels: hm's inverse, then hw)
+        light = cleanup.background_from(work, hw @ np.linalg.inv(hm), size)
+        master = cleanup.flatten(master, light=light, inplace=True)
     gray = cv2.cvtColor(master, cv2.COLOR_BGR2GRAY)  # one grey of the master for the clean-up and the checks
     specks = 0
     if hints.despeckle:  # the master is ours alone: painted in place, and its grey kept in step

@@ -1,7 +1,8 @@
 """The correction's cheaper paths give what the plain ones give: tiles and strips join without seams, a crop of
 the photo warps as the whole photo does, a 4-channel photo warps to the same page as a 3-channel one,
 whole-factor shrinking matches one area resize, a warp from the photo halved lands where one from the photo
-does, the light fitted on the small work copy flattens the page as the light fitted on the page itself."""
+does, the light fitted on the small work copy flattens the page as the light fitted on the page itself, and
+specks looked up in their own windows are the ones the whole page's mask finds."""
 
 from __future__ import annotations
 
@@ -92,3 +93,19 @@ def test_a_warp_from_the_photo_halved_lands_where_one_from_the_photo_does():
     halved = geometry.warp(half, h @ geometry.FROM_HALVED, size)
     diff = np.abs(halved.astype(int) - direct)
     assert diff.mean() < 0.5 and diff.max() <= 2
+
+
+def test_specks_looked_up_one_by_one_are_those_the_whole_mask_finds(monkeypatch):
+    page = np.full((900, 1200, 3), 245, np.uint8)
+    rng = np.random.default_rng(5)
+    for row in range(8):  # lines of "text" with full stops
+        y = 80 + 100 * row
+        cv2.putText(page, "Service record. Annual review.", (30, y), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (25, 25, 25), 2)
+    for _ in range(60):  # dust, some of it near the text, some alone, some at the page's edge
+        x, y = int(rng.integers(0, 1200)), int(rng.integers(0, 900))
+        cv2.circle(page, (x, y), int(rng.integers(1, 4)), (45, 45, 45), -1)
+    one_by_one, removed = cleanup.despeckle(page, dpi=300)
+    monkeypatch.setattr(cleanup, "FEW_SPECKS", 0)  # as a page with many candidates is done
+    whole_mask, removed_too = cleanup.despeckle(page, dpi=300)
+    assert 0 < removed == removed_too
+    assert np.array_equal(one_by_one, whole_mask)

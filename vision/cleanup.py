@@ -7,11 +7,17 @@ over; it is never thresholded, because seals, red headers and photos must keep t
 from __future__ import annotations
 
 import functools
+import math
 
 import cv2
 import numpy as np
 
 PAPER = 245.0  # the level flattened paper is brought to: white, with headroom so nothing clips
+
+
+# Up to this many small dark components, each is looked up in its own window (see despeckle); beyond, the
+# whole page's mask of larger ink is grown once (about 4 ms at 150 dpi, what 250-350 windows cost).
+FEW_SPECKS = 200
 
 
 def _terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
@@ -158,7 +164,8 @@ def despeckle(
     # than at 300 dpi; the paint-out is done at full resolution.
     f = 2 if dpi >= 250 else 1
     small_gray = cv2.resize(gray, None, fx=1 / f, fy=1 / f, interpolation=cv2.INTER_AREA) if f > 1 else gray
-    ink = (small_gray < 0.8 * PAPER).astype(np.uint8)
+    # Ink: darker than 0.8 PAPER (1 below it, 0 above), in one pass; NumPy's compare and cast take two.
+    _, ink = cv2.threshold(small_gray, math.ceil(0.8 * PAPER) - 1, 1, cv2.THRESH_BINARY_INV)
     # Grana's block-based labelling, named: the same labels and stats as the default (Spaghetti) gives, but
     # single-threaded at 150 dpi it takes 6 ms instead of 14.
     n, labels, stats, centroids = cv2.connectedComponentsWithStatsWithAlgorithm(ink, 8, cv2.CV_32S, cv2.CCL_GRANA)
@@ -170,13 +177,22 @@ def despeckle(
     span = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
     small = (span <= small_side) & (area <= small_side * small_side)
     lut = np.zeros(n, np.uint8)
-    lut[1:] = ~small
-    big = np.take(lut, labels)  # an 8-bit table: a third of the cost of indexing a bool one and converting
+    lut[1:] = ~small  # 1: a larger component
     r = max(1, round(near_mm * px))
-    # Larger ink within `near_mm` (a square: a rectangular dilation is separable, so cheap at any size).
-    near = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))
     ids = np.flatnonzero(small) + 1
-    ids = ids[near[centroids[ids, 1].astype(int), centroids[ids, 0].astype(int)] == 0]
+    cx, cy = centroids[ids, 0].astype(int), centroids[ids, 1].astype(int)
+    if len(ids) <= FEW_SPECKS:
+        # Larger ink within `near_mm` (a square) of each small one's centre, looked up in its own window:
+        # a page has tens of candidates, and their windows are a fraction of the page.
+        alone = [
+            not lut[labels[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]].any()
+            for x, y in zip(cx, cy, strict=True)
+        ]
+        ids = ids[np.array(alone, bool)]
+    else:  # many candidates: the larger ink's mask, grown by a separable square dilation, looked up once
+        big = np.take(lut, labels)  # an 8-bit table: a third of the cost of indexing a bool one and converting
+        near = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))
+        ids = ids[near[cy, cx] == 0]
     out = image if inplace else image.copy()
     removed = 0
     hgt, wid = gray.shape

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.geometry import halve, shrink
+from vision.geometry import halve
 
 WORK_WIDTH = 640
 GREY = np.array([0.114, 0.587, 0.299], np.float32)  # BGR weights of OpenCV's grey (ITU-R BT.601)
@@ -64,8 +64,12 @@ def _coarse(gray: np.ndarray, sat: np.ndarray) -> tuple[np.ndarray | None, float
     stand = np.zeros((h, w), bool)
     level = float(lo)
     if len(ids):
-        level = float(np.median(blur[labels == ids[np.argmax(contact)]]))
-        for i in ids:
+        # The region touching the border most is the stand, and its median the stand's level (so it is never
+        # bright paper above that level: marked without a second look, the largest median of the lot).
+        most = ids[np.argmax(contact)]
+        stand = labels == most
+        level = float(np.median(blur[stand]))
+        for i in ids[ids != most]:
             part = labels == i
             # ... unless bright, neutral paper: a page the frame cuts off also reaches the border.
             paper = np.median(blur[part]) > level + max(35.0, 0.3 * spread) and np.median(sat[part]) < 60
@@ -169,8 +173,8 @@ def find_page(image: np.ndarray, half: np.ndarray | None = None) -> PageFind:
     """The page in a BGR (or grey) stand photo; `half` is the photo halved (geometry.halve) if the caller has it.
 
     The coarse step's 640 px copy is made from the photo halved, grey at that size: a whole-factor halving
-    of the colour photo costs less than a grey copy of the whole photo, and the rest of the shrink is then a
-    quarter of the pixels. The corners are refined on the photo itself.
+    of the colour photo costs less than a grey copy of the whole photo. The corners are refined on the
+    photo itself.
     """
     h, w = image.shape[:2]
     f = WORK_WIDTH / w
@@ -179,7 +183,11 @@ def find_page(image: np.ndarray, half: np.ndarray | None = None) -> PageFind:
         half = halve(image)
     source = image if half is None else half
     gray = source if source.ndim == 2 else cv2.cvtColor(source, cv2.COLOR_BGR2GRAY)
-    small = shrink(gray, size)
+    while gray.shape[1] >= 2 * WORK_WIDTH:  # 12 MP: the half halved again, 0.1 ms
+        gray = halve(gray)
+    # The rest, under 2x, linearly: the copy is already an average of 4 x 4 photo pixels at 12 MP (2 x 2 at
+    # 2 MP), and a fractional area step of 1014 -> 640 px costs eight times as much (1.6 ms).
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_LINEAR) if gray.shape[1] != size[0] else gray
     if image.ndim == 2:
         sat = np.zeros_like(small)
     else:  # colour only on a nearest-neighbour copy: only medians over regions are taken from it

@@ -19,7 +19,7 @@ from vision.page import find_page
 
 WORK_DPI = 120.0
 # The work copy is warped from the photo halved when the half still holds this much on the page (a 12 MP
-# photo of A4 holds about 200-215 dpi, so its half about 100-108; a 2 MP photo's 80 dpi is used whole).
+# photo of A4 holds about 200-215 dpi, so its half about 100; a 2 MP photo's 80 dpi is used whole).
 HALF_MIN_DPI = 90.0
 MAX_SKEW_DEG = 4.0  # deskew.measure searches 3 degrees either side; its finer passes may add half a degree
 
@@ -130,7 +130,9 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
 
     hm, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm, skew)
     needed = geometry.source_box(hm, size, image.shape)
-    if bgra is None or not geometry.contains(box, needed):  # (a skew beyond MAX_SKEW_DEG: the copy it needs)
+    # The master's copy: made here after a work copy from the half, or made again when a skew beyond
+    # MAX_SKEW_DEG needs more of the photo than the copy made for both warps holds.
+    if bgra is None or not geometry.contains(box, needed):
         box = needed
         bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
     master = geometry.warp(bgra, geometry.crop_homography(hm, box), size)

@@ -320,6 +320,11 @@ def master_formats() -> dict:
     def pillow(**options: object):
         return lambda path: Image.fromarray(rgb).save(path, dpi=(300, 300), **options)
 
+    def pillow_jpeg(path: Path) -> None:  # what write_access did before: the same bytes, from Pillow's encoder
+        Image.fromarray(rgb).save(
+            path, format="JPEG", quality=85, dpi=(300, 300), exif=outputs._exif(meta), xmp=outputs._xmp(meta)
+        )
+
     def ours(fmt: str):
         return lambda path: outputs.write_master(path.parent, page, meta, fmt).rename(path)
 
@@ -333,7 +338,8 @@ def master_formats() -> dict:
         "tiff_uncompressed_pillow": ("tif", pillow(compression="raw")),
         "png1_pillow (--master png)": ("png", ours("png")),
         "png0_pillow": ("png", pillow(compress_level=0)),
-        "jpeg_q85_pillow (access, EXIF+XMP)": ("jpg", lambda p: outputs.write_access(p.parent, page, meta).rename(p)),
+        "jpeg_q85 (access: OpenCV, EXIF+XMP)": ("jpg", lambda p: outputs.write_access(p.parent, page, meta).rename(p)),
+        "jpeg_q85_pillow (access before, EXIF+XMP)": ("jpg", pillow_jpeg),
         "jpeg_q85_opencv (no metadata)": ("jpg", lambda p: cv2.imwrite(str(p), page, [cv2.IMWRITE_JPEG_QUALITY, 85])),
     }  # fmt: skip
     out = {"page_px": f"{page.shape[1]}x{page.shape[0]}", "raw_bytes": int(page.nbytes)}

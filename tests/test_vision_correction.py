@@ -8,8 +8,8 @@ import pytest
 
 from vision import cleanup, geometry, quality
 from vision.page import find_page
-from vision.pipeline import Hints, correct, validate
-from vision.standsim import ground_truth_corner_error, simulate
+from vision.pipeline import HALF_MIN_DPI, Hints, correct, validate
+from vision.standsim import SIZE_12MP, ground_truth_corner_error, simulate
 
 # A 2 MP photo of an A4 page holds about 80 dpi: these tests check the correction, not the camera.
 HINTS = Hints(dpi=100, limits=quality.Limits(resolution_dpi=50))
@@ -32,6 +32,18 @@ def test_text_skew_is_measured_from_the_text(seed):
     result = correct(shot.image, HINTS)
     assert abs(result.skew_deg - shot.truth["text_skew_deg"]) < 0.3
     assert result.qc["checks"]["residual_skew"]["value"] < 0.3
+
+
+def test_a_12_mp_photo_is_corrected_through_its_halved_copy_to_the_truth():
+    # The stand's camera: about 200 dpi on an A4 page, so the page is found on the photo halved, the work
+    # copy (skew, checks, the light) is warped from the half, and the master from the photo itself.
+    shot = simulate(14, size=SIZE_12MP)
+    result = correct(shot.image, Hints(dpi=300, limits=quality.Limits(resolution_dpi=150)))
+    assert result.native_dpi / 2 >= HALF_MIN_DPI
+    assert ground_truth_corner_error(result.page_quad, shot.truth["page_quad"]) < 0.005
+    assert abs(result.skew_deg - shot.truth["text_skew_deg"]) < 0.1
+    assert result.qc["ok"], result.qc
+    assert result.master.shape[:2] == (round(303 / 25.4 * 300), round(216 / 25.4 * 300))
 
 
 def test_good_shot_passes_every_check_and_the_master_is_the_page_at_the_asked_resolution():

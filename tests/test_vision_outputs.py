@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 
@@ -84,3 +86,28 @@ def test_a_dossier_code_in_chinese_is_kept_whole_in_the_tiff_masters_xmp(page, t
         xmp = bytes(image.tag_v2[700]).decode("utf-8")
     assert "<storeroom:dossier>档案-2026-0001</storeroom:dossier>" in xmp
     assert "<dc:identifier>档案-2026-0001/0003</dc:identifier>" in xmp
+
+
+def test_the_access_jpeg_says_which_dossier_and_page_it_is_as_pillow_would_write_it(page, tmp_path):
+    path = outputs.write_access(tmp_path, page, META)
+    with Image.open(path) as jpeg:
+        assert jpeg.info["dpi"] == (300, 300) and jpeg.info["jfif_version"] == (1, 1)
+        described = json.loads(jpeg.getexif()[0x010E])  # ImageDescription
+        assert described["dossier"] == "A01-0007" and described["page"] == 12
+        assert jpeg.getexif()[0x010D] == "A01-0007" and jpeg.getexif()[0x0129] == (12, 0)
+        assert b"<dc:identifier>A01-0007/0012</dc:identifier>" in jpeg.info["xmp"]
+        pixels = np.asarray(jpeg).astype(int)
+    # The same header segments, in the same order, as Pillow's own writer puts before the image data.
+    reference = io.BytesIO()
+    Image.fromarray(page[..., ::-1]).save(
+        reference, format="JPEG", quality=85, dpi=(300, 300), exif=outputs._exif(META), xmp=outputs._xmp(META)
+    )
+    ours, pillows = path.read_bytes(), reference.getvalue()
+    assert ours[: ours.index(b"\xff\xdb")] == pillows[: pillows.index(b"\xff\xdb")]
+    assert np.abs(pixels - page[..., ::-1]).mean() < 4  # quality 85, RGB in the file
+
+
+def test_a_grey_access_copy_is_a_grey_jpeg(page, tmp_path):
+    path = outputs.write_access(tmp_path, np.ascontiguousarray(page[..., 1]), META)
+    with Image.open(path) as jpeg:
+        assert jpeg.mode == "L" and jpeg.info["dpi"] == (300, 300)

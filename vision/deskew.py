@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 WORK_WIDTH = 1200  # the flat page is measured at least this wide: 0.05 degrees moves its far end by 1 px
+COARSE_STRIDE = 4  # the coarse pass scores every 4th ink point (when that leaves at least 5000)
 
 
 def reduction(width: int) -> int:
@@ -61,7 +62,8 @@ def measure(gray: np.ndarray, limit_deg: float = 3.0, max_points: int = 150_000)
     Positive skew means text lines rise to the right (counter-clockwise, OpenCV's convention for rotation).
     Score here is the sum of squared differences of the profile (sharper than plain variance, Baird's energy).
     Confidence is how much the best angle stands out; a page without text lines gives 0 and skew 0.
-    Each trial angle costs a pass over the ink: at most `max_points` of it, a fixed subsample.
+    Each trial angle costs a pass over the ink: at most `max_points` of it, a fixed subsample; the coarse
+    pass a quarter of that (the confidence is taken there).
     """
     pts = ink_points(gray)
     if len(pts) < 500:
@@ -69,11 +71,15 @@ def measure(gray: np.ndarray, limit_deg: float = 3.0, max_points: int = 150_000)
     if len(pts) > max_points:  # enough for the peak; a fixed subsample keeps the cost bounded
         pts = pts[np.random.default_rng(0).choice(len(pts), max_points, replace=False)]
     xs, ys = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
+    # The coarse pass (13 angles, half a degree apart) only has to find the peak's neighbourhood: every
+    # COARSE_STRIDE-th ink point does (they come in row order, so they are spread over the page).
+    coarse = np.ascontiguousarray(xs[::COARSE_STRIDE]), np.ascontiguousarray(ys[::COARSE_STRIDE])
     centre, step, span = 0.0, 0.5, limit_deg
     confidence = 0.0
     for level in range(3):
         angles = np.arange(centre - span, centre + span + step / 2, step)
-        scores = [_score(xs, ys, a) for a in angles]
+        px, py = coarse if level == 0 and len(pts) >= COARSE_STRIDE * 5000 else (xs, ys)
+        scores = [_score(px, py, a) for a in angles]
         i = int(np.argmax(scores))
         if level == 0:  # over the whole range searched: how far the peak stands above the worst angle
             worst, best = min(scores), max(scores)

@@ -14,9 +14,13 @@ import cv2
 import numpy as np
 
 from vision import cleanup, deskew, geometry, quality
+from vision.page import WORK_WIDTH as PAGE_FIND_WIDTH
 from vision.page import find_page
 
 WORK_DPI = 120.0
+# The work copy is warped from the photo halved when the half still holds this much on the page (a 12 MP
+# photo of A4 holds about 200-215 dpi, so its half about 100; a 2 MP photo's 80 dpi is used whole).
+HALF_MIN_DPI = 90.0
 MAX_SKEW_DEG = 4.0  # deskew.measure searches 3 degrees either side; its finer passes may add half a degree
 
 
@@ -86,7 +90,8 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
     image = validate(image)
     lim = hints.limits
     h, w = image.shape[:2]
-    found = find_page(image)
+    half = geometry.halve(image) if w >= 2 * PAGE_FIND_WIDTH else None  # for the page finder's small copy
+    found = find_page(image, half)
     if found.quad is None:
         # Say why when the light washed the page out: the exposure of the whole frame.
         small = cv2.resize(image, (320, max(1, round(h * 320 / w))), interpolation=cv2.INTER_NEAREST)
@@ -100,26 +105,41 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
     native = geometry.native_dpi(quad, size_mm)
 
     # The flat page at a working resolution: skew and most checks are measured here.
-    # One 4-channel copy for both warps (see geometry.warp), of the part of the photo they read only: the
-    # page with room for the margin and the deskew rotation (about 40 % of a stand photo); dropped after.
+    # Both warps read a 4-channel (BGRA) copy (see geometry.warp) of the part of the photo they need only.
     hw, work_size = geometry.page_homography(quad, size_mm, WORK_DPI)
-    h0, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm)
-    room = MAX_SKEW_DEG * math.pi / 180 * max(h, w) / 2  # how far a deskew rotation moves the page's corners
-    box = geometry.source_box(h0, size, image.shape, pad=room)
-    bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
-    work = geometry.warp(bgra, geometry.crop_homography(hw, box), work_size)
+    bgra, box = None, None
+    if half is not None and native / 2 >= HALF_MIN_DPI:
+        # From the photo halved (made for the page finder already): a warp reading every other pixel of
+        # the photo strides through twice the memory for the same page, and the half is area-averaged,
+        # not aliased. The master's copy is then made after the skew is known: of the part it reads only.
+        hh = hw @ geometry.FROM_HALVED
+        hbox = geometry.source_box(hh, work_size, half.shape)
+        part = cv2.cvtColor(half[hbox[1] : hbox[3], hbox[0] : hbox[2]], cv2.COLOR_BGR2BGRA)
+        work = geometry.warp(part, geometry.crop_homography(hh, hbox), work_size)
+        del part
+    else:
+        # One copy for both warps: the page with room for the margin and the deskew rotation.
+        h0, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm)
+        room = MAX_SKEW_DEG * math.pi / 180 * max(h, w) / 2  # how far a deskew rotation moves the page's corners
+        box = geometry.source_box(h0, size, image.shape, pad=room)
+        bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
+        work = geometry.warp(bgra, geometry.crop_homography(hw, box), work_size)
+    del half
     work_gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
     skew, _ = deskew.measure(work_gray)
 
     hm, size = geometry.page_homography(quad, size_mm, hints.dpi, hints.margin_mm, skew)
     needed = geometry.source_box(hm, size, image.shape)
-    if not geometry.contains(box, needed):  # a skew beyond MAX_SKEW_DEG: the copy it needs instead
+    # The master's copy: made here after a work copy from the half, or made again when a skew beyond
+    # MAX_SKEW_DEG needs more of the photo than the copy made for both warps holds.
+    if bgra is None or not geometry.contains(box, needed):
         box = needed
         bgra = cv2.cvtColor(image[box[1] : box[3], box[0] : box[2]], cv2.COLOR_BGR2BGRA)
     master = geometry.warp(bgra, geometry.crop_homography(hm, box), size)
     del bgra
-    if hints.flatten:
-        master = cleanup.flatten(master)
+    if hints.flatten:  # the light fitted on the work copy (master pixels to work pixels: hm's inverse, then hw)
+        light = cleanup.background_from(work, hw @ np.linalg.inv(hm), size)
+        master = cleanup.flatten(master, light=light, inplace=True)
     gray = cv2.cvtColor(master, cv2.COLOR_BGR2GRAY)  # one grey of the master for the clean-up and the checks
     specks = 0
     if hints.despeckle:  # the master is ours alone: painted in place, and its grey kept in step

@@ -157,14 +157,26 @@ def _door_rooms() -> list:
     return [r for r in current_app.config["SITE"].rooms if any(d.access for d in r.doors)]
 
 
-def _form_of(holder: protocol.Holder | None) -> dict:
-    """The holder form filled with what `holder` has now, so changing one thing keeps the rest (a save replaces
-    the holder whole). The form gives every ticked room the same hours and dates: those of the first grant."""
+def _rule(grant: protocol.RoomGrant) -> tuple:
+    """What a room's grant says apart from the room: two rooms with the same rule are edited together."""
+    return (tuple(w.model_dump_json() for w in grant.windows), grant.valid_from, grant.valid_until)
+
+
+def _form_of(holder: protocol.Holder | None, room: str | None = None) -> dict:
+    """The holder form filled with what `holder` has now, so changing one thing keeps the rest.
+
+    Hours and dates are per room in the document; the form shows one rule at a time: that of `room` (a room
+    the holder has, or one to add), else of their first room. The rooms with that same rule are ticked; their
+    other rooms are listed with their own hours and kept as they are by the save (`_grants`).
+    """
     if holder is None:
-        return {"hours": "office", "rows": [], "rooms": set(), "kind": "staff"}
-    first = holder.grants[0] if holder.grants else None
-    windows = [w.model_dump() for w in first.windows] if first else OFFICE_HOURS
-    hours = "any" if first and not windows else "office" if windows == OFFICE_HOURS else "weekly"
+        return {"hours": "office", "rows": [], "rooms": {room} if room else set(), "kind": "staff", "held": []}
+    shown = next((g for g in holder.grants if g.room == room), None) or (
+        None if room else (holder.grants[0] if holder.grants else None)
+    )
+    windows = [w.model_dump() for w in shown.windows] if shown else OFFICE_HOURS
+    hours = "any" if shown and not windows else "office" if windows == OFFICE_HOURS else "weekly"
+    ticked = {g.room for g in holder.grants if shown and _rule(g) == _rule(shown)} | ({room} if room else set())
     return {
         "id": holder.id,
         "name": holder.name,
@@ -172,12 +184,26 @@ def _form_of(holder: protocol.Holder | None) -> dict:
         "disabled": holder.disabled,
         "badges": ", ".join(b.number for b in holder.badges),
         "lost": ", ".join(b.number for b in holder.badges if b.lost),
-        "rooms": {g.room for g in holder.grants},
+        "rooms": ticked,
+        "held": holder.grants,
         "hours": hours,
         "rows": windows if hours == "weekly" else [],
-        "valid_from": first.valid_from.isoformat() if first and first.valid_from else "",
-        "valid_until": first.valid_until.isoformat() if first and first.valid_until else "",
+        "valid_from": shown.valid_from.isoformat() if shown and shown.valid_from else "",
+        "valid_until": shown.valid_until.isoformat() if shown and shown.valid_until else "",
     }
+
+
+def _grants(form: MultiDict[str, str], rule: dict, existing: protocol.Holder | None) -> list[dict]:
+    """The holder's grants after a save, in room order: the ticked rooms get the form's rule; their other rooms
+    keep their own; a room ticked under "take away" is gone, whatever else was ticked."""
+    gone = set(form.getlist("remove"))
+    ticked = [room for room in form.getlist("rooms") if room not in gone]
+    kept = [
+        g.model_dump(mode="json")
+        for g in (existing.grants if existing else [])
+        if g.room not in ticked and g.room not in gone
+    ]
+    return sorted([{"room": room, **rule} for room in ticked] + kept, key=lambda g: g["room"])
 
 
 @bp.get("/permissions")
@@ -188,7 +214,8 @@ def permissions_page() -> str:
     holder = next((h for h in listed if h.id == editing), None)
     if editing and holder is None:
         flash(_("No badge holder %(id)s.", id=editing[:64]), "error")
-    form = _form_of(holder)
+    room = request.args.get("room")
+    form = _form_of(holder, room if room in {r.id for r in _door_rooms()} else None)
     return render_template(
         "door_permissions.html",
         form=form,
@@ -214,6 +241,7 @@ def save_holder() -> Response:
     except ValueError as exc:
         flash(_("Not saved: %(reason)s", reason=exc), "error")
         return redirect(url_for("doors.permissions_page"))
+    held = form.get("id", "").strip()
     grant = {
         "windows": windows,
         "valid_from": form.get("valid_from") or None,
@@ -225,7 +253,7 @@ def save_holder() -> Response:
         "kind": form.get("kind", "staff"),
         "disabled": form.get("disabled") == "on",
         "badges": [{"number": n, "lost": n in lost} for n in numbers],
-        "grants": [{"room": room, **grant} for room in form.getlist("rooms")],
+        "grants": _grants(form, grant, next((h for h in permissions.holders(people()) if h.id == held), None)),
     }
     try:
         for key in ("valid_from", "valid_until"):
@@ -237,7 +265,8 @@ def save_holder() -> Response:
         flash(_("Not saved: %(reason)s", reason=exc), "error")
     else:
         audit("access_holder_saved", f"holder/{holder.id}", kind=holder.kind, disabled=holder.disabled,
-              badges=",".join(numbers), lost=",".join(sorted(lost)), rooms=",".join(form.getlist("rooms")))  # fmt: skip
+              badges=",".join(numbers), lost=",".join(sorted(lost)),
+              rooms=",".join(g.room for g in holder.grants))  # fmt: skip
         flash(_("Saved. Publish to send it to the doors."), "ok")
     return redirect(url_for("doors.permissions_page"))
 

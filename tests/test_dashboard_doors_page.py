@@ -194,3 +194,83 @@ def test_changing_a_holder_starts_from_what_they_have_so_nothing_else_is_lost(se
     expect(holder.locator('[data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")
     expect(holder.locator("code")).to_have_text("12:1001")
     expect(holder).to_contain_text("→ 2027-06-30")
+
+
+WEST_DOOR = """[[rooms.doors]]
+id = "west-entrance"
+contact_pin = 6
+
+[rooms.doors.access]
+exit_button_pin = 13
+
+[rooms.doors.access.strike]
+pin = 18
+fail_mode = "fail-safe"
+
+[[rooms.doors.access.readers]]
+id = "west-out"
+d0_pin = 20
+d1_pin = 21
+side = "outside"
+
+"""
+
+
+@pytest.fixture
+def two_badge_doors(tmp_path, chromium: Browser) -> Iterator[tuple[WebServer, Page]]:
+    """The demo site with a badge door on the west stack too: a holder's rooms can have hours of their own."""
+    path = write_site(tmp_path, door_openings_per_hour=0.0)
+    text = path.read_text()
+    west_doors = text.index("[[rooms.doors]]", text.index('id = "west-stack"'))
+    after = text.index("[[rooms]]", west_doors)
+    path.write_text(text[:after] + WEST_DOOR + text[after:])
+    site = load(path)
+    running = WebServer(create_app(site), free_port()).start()
+    add_user(site.dashboard_database, "amy", "admin")
+    context = chromium.new_context()
+    opened = context.new_page()
+    login_page(opened, running.url, "amy")
+    yield running, opened
+    context.close()
+    running.stop()
+
+
+def test_each_room_of_a_holder_keeps_its_own_hours_and_can_be_taken_away(two_badge_doors):
+    server, page = two_badge_doors
+    page.goto(server.url + "doors/permissions")
+    save_keeper_weekly(page, "09:00", "17:30")  # the east stack, Monday and Tuesday
+    keeper = page.locator('[data-holder="keeper"]')
+
+    # The west stack at any time, until the end of June: the east stack's hours are not touched.
+    with page.expect_navigation():
+        keeper.locator('[data-field="edit"]').click()
+    page.uncheck('input[name="rooms"][value="east-stack"]')
+    page.check('input[name="rooms"][value="west-stack"]')
+    page.select_option('select[name="hours"]', "any")
+    page.fill('input[name="valid_until"]', "2027-06-30")
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+    expect(keeper.locator('[data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")
+    expect(keeper).to_contain_text("west-stack → 2027-06-30")
+
+    # A room's link opens its own rule; the other room is listed as kept, and stays so after a save.
+    with page.expect_navigation():
+        keeper.locator('a[data-room="west-stack"]').click()
+    expect(page.locator('select[name="hours"]')).to_have_value("any")
+    expect(page.locator('input[name="rooms"][value="west-stack"]')).to_be_checked()
+    expect(page.locator('input[name="rooms"][value="east-stack"]')).not_to_be_checked()
+    expect(page.locator('[data-field="kept"]')).to_contain_text("east-stack (周一/周二 09:00–17:30)")
+    page.fill('input[name="valid_until"]', "2027-12-31")
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+    expect(keeper).to_contain_text("west-stack → 2027-12-31")
+    expect(keeper.locator('[data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")
+
+    # Taking a room away is said outright.
+    with page.expect_navigation():
+        keeper.locator('[data-field="edit"]').click()
+    page.check('input[name="remove"][value="west-stack"]')
+    with page.expect_navigation():
+        page.click('button[name="save_holder"]')
+    expect(keeper.locator("a[data-room]")).to_have_text(["east-stack"])
+    expect(keeper.locator('[data-field="windows"]')).to_have_text("周一/周二 09:00–17:30")

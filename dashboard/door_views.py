@@ -241,19 +241,19 @@ def save_holder() -> Response:
     except ValueError as exc:
         flash(_("Not saved: %(reason)s", reason=exc), "error")
         return redirect(url_for("doors.permissions_page"))
-    held = form.get("id", "").strip()
+    holder_id = form.get("id", "").strip()
     grant = {
         "windows": windows,
         "valid_from": form.get("valid_from") or None,
         "valid_until": form.get("valid_until") or None,
     }
     raw = {
-        "id": form.get("id", "").strip(),
+        "id": holder_id,
         "name": form.get("name", "").strip(),
         "kind": form.get("kind", "staff"),
         "disabled": form.get("disabled") == "on",
         "badges": [{"number": n, "lost": n in lost} for n in numbers],
-        "grants": _grants(form, grant, next((h for h in permissions.holders(people()) if h.id == held), None)),
+        "grants": _grants(form, grant, next((h for h in permissions.holders(people()) if h.id == holder_id), None)),
     }
     try:
         for key in ("valid_from", "valid_until"):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from hardware.broker import Broker, ensure_passwords
 from hardware.config import SiteConfig, load
@@ -15,6 +15,9 @@ from tests.support import write_site
 # Property tests check what comes out, never how fast: a loaded CI machine must not fail them on time.
 settings.register_profile("storeroom", deadline=None)
 settings.load_profile("storeroom")
+# Likewise what a page shows: `expect` waits up to 15 s (Playwright's 5 s by default) before it fails, a bound
+# for a loaded machine, not a speed; a page that is right passes as soon as it is.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def retained(broker, topic: str) -> list[bytes]:
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
     try:
-        wait_until(lambda: got, timeout=10, what=f"the retained message on {topic}")
+        wait_until(lambda: got, timeout=60, what=f"the retained message on {topic}")
     finally:
         client.loop_stop()
         client.disconnect()

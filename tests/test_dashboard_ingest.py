@@ -185,7 +185,7 @@ def test_a_late_will_of_an_older_connection_does_not_mark_a_live_gateway_offline
     try:
         new.publish(EAST.status, status("online", 2), retain=True)
         old.vanish()  # the broker notices within 1.5 keepalives and publishes the old connection's Will
-        wait_until(lambda: stats(site)["ignored"].get("stale_status") == 1, timeout=15, what="the late Will")
+        wait_until(lambda: stats(site)["ignored"].get("stale_status") == 1, timeout=60, what="the late Will")
         with read(site) as store:
             east = store.gateways(protocol.utc_now())[0]
         assert (east["id"], east["state"], east["session"]) == ("gw-east", "online", 2)

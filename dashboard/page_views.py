@@ -1,7 +1,8 @@
 """A dossier's scanned pages, for archivists: the list with small copies and each page's quality verdict,
 each page large, its files, the dossier's PDF; and the same as JSON.
 
-    GET /dossiers/<code>/pages                     the list (small copies inline, so one request, one audit row)
+    GET /dossiers/<code>/pages[?screen=N]          the list, PER_SCREEN pages a screen (small copies inline, so
+                                                   one request, one audit row naming the pages shown)
     GET /dossiers/<code>/pages/<n>                 page n large, with its quality checks
     GET /dossiers/<code>/pages/<n>/<kind>          the file: access (JPEG), master (lossless), bitonal
     GET /dossiers/<code>/pdf                       the dossier's PDF from its last copy-stand session
@@ -20,7 +21,7 @@ import os
 import re
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, send_file, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 
 from dashboard import pages, relations
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 THUMB_SIZE = (200, 283)
+PER_SCREEN = 48
+"""Pages a screen of the list shows: their small copies come inline (about 10 KB each), and a personnel
+dossier of 300 pages in one screen would be a 4 MB page."""
 MIMETYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff"}
 
 QC_CHECKS: dict[str, Any] = {
@@ -129,15 +133,21 @@ def thumbnail(files: PageFiles, sha: str) -> str | None:
 def pages_list(code: str) -> str:
     code = _code(code)
     listed, scan = _load(code)
+    screens = max(1, -(-len(listed) // PER_SCREEN))
+    screen = min(max(1, request.args.get("screen", 1, type=int)), screens)
+    shown = listed[(screen - 1) * PER_SCREEN : screen * PER_SCREEN]
     files = page_files()
-    for page in listed:
+    for page in shown:
         access = page["files"].get("access")
         page["thumb"] = thumbnail(files, access["sha256"]) if access else None
-    audit("pages_viewed", code, pages=[p["page"] for p in listed], via="page")
+    audit("pages_viewed", code, pages=[p["page"] for p in shown], via="page")
     return render_template(
         "pages.html",
         dossier=_dossier(code),
-        pages=listed,
+        pages=shown,
+        count=len(listed),
+        screen=screen,
+        screens=screens,
         scan=scan,
         checks=QC_CHECKS,
         reasons=QC_REASONS,

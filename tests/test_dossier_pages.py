@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 from playwright.sync_api import expect
 
+from dashboard import page_views
 from dashboard.app import create_app
 from tests.page_support import DOSSIER, copy_dossier, entry
 from tests.support import add_user, csrf_token, login, login_page, wait_until
@@ -91,6 +92,24 @@ def test_an_archivist_reads_the_pages_and_each_view_is_audited(site, server, mad
         ("ann", "page_file_viewed", f"{DOSSIER}/0001"),
     ]
     assert '"pages": [1, 2, 3]' in audit_rows(site)[0][3]
+
+
+def test_a_long_dossier_is_listed_a_screen_at_a_time_and_each_screen_audits_the_pages_it_showed(
+    site, server, monkeypatch
+):
+    monkeypatch.setattr(page_views, "PER_SCREEN", 2)  # three pages: two screens
+    client = server.app.test_client()
+    login(client, "ann")
+    first = client.get(f"/dossiers/{DOSSIER}/pages").get_data(as_text=True)
+    assert first.count('src="data:image/jpeg;base64,') == 2
+    assert "第 1–2 页，共 3 页" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get(f"/dossiers/{DOSSIER}/pages?screen=2").get_data(as_text=True)
+    assert second.count('src="data:image/jpeg;base64,') == 1
+    assert "第 3–3 页，共 3 页" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    beyond = client.get(f"/dossiers/{DOSSIER}/pages?screen=99").get_data(as_text=True)
+    assert "第 3–3 页，共 3 页" in beyond, "a screen past the end shows the last"
+    viewed = [json.loads(detail)["pages"] for _, action, _, detail in audit_rows(site) if action == "pages_viewed"]
+    assert viewed == [[1, 2], [3], [3]]
 
 
 def test_unknown_dossiers_pages_and_files_are_404_and_bad_codes_never_reach_the_disk(server):

@@ -16,8 +16,9 @@ A file the dashboard has already is not sent again; a broken connection costs at
 try starts from the offset the dashboard reports); the dashboard checks the SHA-256 before it keeps a file
 and refuses a corrupt one, which is then sent again from the start. While the dashboard cannot be reached
 the uploader waits `pages.retry_s`, doubling up to `pages.retry_max_s`, and nothing is dropped: a file
-leaves the queue only when the dashboard has it, complete and verified. A master the dashboard has had for
-`pages.keep_masters_days` is then removed from the gateway's disk (`prune_masters`); access copies stay.
+leaves the queue only when the dashboard has it, complete and verified. A master (or bitonal copy) and the
+dossier's PDF the dashboard has had for `pages.keep_masters_days` are then removed from the gateway's disk
+(`prune_delivered`); the access copies stay, and a continued session rebuilds the PDF from them.
 
 Example (the gateway service does this; the copy-stand session calls `submit_page` for each saved page):
 
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     fields TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS delivered_masters (
+CREATE TABLE IF NOT EXISTS delivered (
     sha256 TEXT NOT NULL,
     dossier TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -83,8 +84,16 @@ CREATE TABLE IF NOT EXISTS delivered_masters (
     PRIMARY KEY (dossier, name, sha256)
 );
 """
+CARRIED_OVER = """
+INSERT OR IGNORE INTO delivered SELECT sha256, dossier, name, at FROM delivered_masters;
+DROP TABLE delivered_masters;
+"""
+"""A queue from before the PDF was removed too named its table `delivered_masters`: its rows are kept."""
+REMOVABLE = ("master", "bitonal", "pdf")
+"""The kinds of file a gateway removes in time once delivered: the large ones it never reads again (a
+continued session rebuilds the PDF from the access copies, which stay)."""
 PRUNE_EVERY_S = 600.0
-"""How often (at most) the uploader looks for masters it may remove from the gateway's disk."""
+"""How often (at most) the uploader looks for delivered files it may remove from the gateway's disk."""
 UPLOAD_CONTENT_TYPE = "application/offset+octet-stream"
 
 
@@ -136,17 +145,16 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _master_hashes(folder: Path) -> dict[str, str]:
-    """File name -> SHA-256 of each page's master, as the dossier's manifest records them now."""
+def _removable_hashes(folder: Path) -> dict[str, str]:
+    """File name -> SHA-256 of the dossier's removable files (REMOVABLE), as its manifest records them now."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        return {
-            Path(p["files"]["master"]["path"]).name: p["files"]["master"]["sha256"]
-            for p in manifest["pages"]
-            if "master" in p.get("files", {})
-        }
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable: remove nothing of this dossier
-        log.error("%s: cannot read its manifest (%s); its masters stay", folder, exc)
+        files = [ref for p in manifest["pages"] for kind, ref in p.get("files", {}).items() if kind in REMOVABLE]
+        if manifest.get("pdf"):
+            files.append(manifest["pdf"])
+        return {Path(ref["path"]).name: ref["sha256"] for ref in files}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # unreadable: remove nothing
+        log.error("%s: cannot read its manifest (%s); its files stay", folder, exc)
         return {}
 
 
@@ -200,6 +208,8 @@ class PageUploads(Background):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(SCHEMA)
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'delivered_masters'").fetchone():
+            conn.executescript(f"BEGIN; {CARRIED_OVER} COMMIT;")
         self._db = conn
         self._tidy_spool()
         self._resend_events()
@@ -386,9 +396,9 @@ class PageUploads(Background):
                 if self.clock.time() - pruned_at >= PRUNE_EVERY_S:
                     pruned_at = self.clock.time()
                     try:
-                        self.prune_masters()
+                        self.prune_delivered()
                     except Exception:  # tidying must never stop the uploads
-                        log.exception("removing delivered masters failed; trying again later")
+                        log.exception("removing delivered files failed; trying again later")
                 if not due:
                     waits = [at - now for at, _ in not_before.values()] or [5.0]
                     self._wake.wait(max(0.05, min(*waits, 5.0)))
@@ -437,44 +447,43 @@ class PageUploads(Background):
         finally:
             session.close()
 
-    def prune_masters(self, root: Path | None = None) -> list[Path]:
-        """Remove from the gateway the masters the dashboard has had for `pages.keep_masters_days`; their paths.
+    def prune_delivered(self, root: Path | None = None) -> list[Path]:
+        """Remove from the gateway the masters, bitonal copies and PDFs the dashboard has had for
+        `pages.keep_masters_days`; their paths.
 
-        Masters are most of a page's bytes (a 300 dpi colour TIFF or PNG is 10-30 MB, its access JPEG 1-2 MB):
-        kept for ever they fill a Pi's card in days of digitizing. The dashboard keeps them, verified by
-        SHA-256, from the moment the upload was confirmed. The access copies stay: a session that continues
-        the dossier rebuilds its PDF from them. A file is removed only while the dossier's manifest still
-        says that name holds the delivered hash (a retake since then wrote a new master: that one waits for
-        its own delivery).
+        Masters are most of a page's bytes (a 300 dpi colour TIFF or PNG is 10-30 MB, its access JPEG 1-2 MB),
+        and a dossier's PDF holds all its access copies again: kept for ever they fill a Pi's card in days of
+        digitizing. The dashboard keeps them, verified by SHA-256, from the moment the upload was confirmed.
+        The access copies stay: a session that continues the dossier rebuilds its PDF from them. A file is
+        removed only while the dossier's manifest still says that name holds the delivered hash (a retake or
+        a continued session since then wrote a new file: that one waits for its own delivery).
         """
         cutoff = self.clock.time() - self.settings.keep_masters_days * 86400
         root = root or self.site.pages_dir(self.gateway_id)  # where the copy stands write (gateway/stands.py)
         with self._lock:
             rows = self._db.execute(
-                "SELECT sha256, dossier, name FROM delivered_masters WHERE at <= ? ORDER BY at", (cutoff,)
+                "SELECT sha256, dossier, name FROM delivered WHERE at <= ? ORDER BY at", (cutoff,)
             ).fetchall()
         removed: list[Path] = []
         manifests: dict[str, dict[str, str]] = {}
         for sha, dossier, name in rows:
             if dossier not in manifests:
-                manifests[dossier] = _master_hashes(root / dossier)
+                manifests[dossier] = _removable_hashes(root / dossier)
             path = root / dossier / name
             if manifests[dossier].get(name) == sha and path.is_file():
                 try:
                     path.unlink()
                 except OSError as exc:  # read-only, or gone meanwhile: try again next time
-                    log.error("cannot remove the delivered master %s: %s", path, exc)
+                    log.error("cannot remove the delivered file %s: %s", path, exc)
                     continue
                 removed.append(path)
             with self._lock:
                 self._db.execute(
-                    "DELETE FROM delivered_masters WHERE sha256 = ? AND dossier = ? AND name = ?", (sha, dossier, name)
+                    "DELETE FROM delivered WHERE sha256 = ? AND dossier = ? AND name = ?", (sha, dossier, name)
                 )
         if removed:
             log.info(
-                "removed %d master(s) the dashboard has had for %g day(s)",
-                len(removed),
-                self.settings.keep_masters_days,
+                "removed %d file(s) the dashboard has had for %g day(s)", len(removed), self.settings.keep_masters_days
             )
         return removed
 
@@ -490,9 +499,9 @@ class PageUploads(Background):
         # complete at the dashboard and needs no link.
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM files WHERE id = ?", (item.id,))
-            if item.kind == "master":  # the dashboard has it, verified: the gateway's copy may go in time
+            if item.kind in REMOVABLE:  # the dashboard has it, verified: the gateway's copy may go in time
                 self._db.execute(
-                    "INSERT OR REPLACE INTO delivered_masters (sha256, dossier, name, at) VALUES (?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO delivered (sha256, dossier, name, at) VALUES (?, ?, ?, ?)",
                     (item.sha256, item.dossier, item.name, self.clock.time()),
                 )
             still = self._db.execute("SELECT 1 FROM files WHERE sha256 = ? LIMIT 1", (item.sha256,)).fetchone()

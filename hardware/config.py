@@ -657,8 +657,9 @@ class Pages(_Strict):
     retry_max_s: Annotated[float, Field(ge=0.05, le=3600)] = 60.0
     """While the dashboard cannot be reached, a gateway tries again after `retry_s`, doubling up to `retry_max_s`."""
     keep_masters_days: Annotated[float, Field(ge=0, le=36500)] = 7.0
-    """A gateway removes a page's master from its own disk this long after the dashboard confirmed it has it
-    (masters are 10-30 MB a page and would fill a Pi's card); the access copies stay, for the dossier's PDF."""
+    """A gateway removes a page's master (and bitonal copy) and a dossier's PDF from its own disk this long after
+    the dashboard confirmed it has them (masters are 10-30 MB a page, a PDF holds every access copy again: they
+    would fill a Pi's card); the access copies stay, and a continued session rebuilds the PDF from them."""
     abandoned_upload_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
     """A partial upload untouched this long is dropped from the dashboard's disk: its gateway was reinstalled
     or gave the page up. A gateway that comes back later simply sends the file again from its start."""

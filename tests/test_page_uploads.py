@@ -441,14 +441,14 @@ def test_a_partial_upload_being_written_is_never_swept(site):
     assert store.drop_abandoned(86400) == [part.name]
 
 
-# -- the gateway's disk: masters leave it once the dashboard has had them a while ----------------------
+# -- the gateway's disk: masters and PDFs leave it once the dashboard has had them a while -------------
 
 
 def masters_of(root: Path) -> set[str]:
     return {p.name for p in (root / DOSSIER).glob("*.png")} | {p.name for p in (root / DOSSIER).glob("*.tif")}
 
 
-def test_masters_the_dashboard_has_leave_the_gateway_after_keep_masters_days(site, server, events, root):
+def test_masters_and_the_pdf_the_dashboard_has_leave_the_gateway_after_keep_masters_days(site, server, events, root):
     uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=7)
     submit_all(uploads, root)
     uploads.start()
@@ -456,16 +456,32 @@ def test_masters_the_dashboard_has_leave_the_gateway_after_keep_masters_days(sit
     uploads.stop()
     before = masters_of(root)
     assert len(before) == 3
-    assert uploads.prune_masters(root) == [], "kept for a week after the dashboard confirmed them"
+    assert uploads.prune_delivered(root) == [], "kept for a week after the dashboard confirmed them"
     uploads.close()
 
     later = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)  # a week on, after a restart
-    removed = later.prune_masters(root)
+    removed = later.prune_delivered(root)
     later.close()
-    assert {p.name for p in removed} == before and masters_of(root) == set()
+    assert {p.name for p in removed} == before | {f"{DOSSIER}.pdf"} and masters_of(root) == set()
     assert sorted(p.name for p in (root / DOSSIER).glob("*.jpg")) == ["0001.jpg", "0002.jpg", "0003.jpg"]
-    assert_all_there(site, root)  # the dashboard still has every master
+    assert not (root / DOSSIER / f"{DOSSIER}.pdf").exists()
+    assert_all_there(site, root)  # the dashboard still has every master and the PDF
     assert outputs.finish_dossier(root, DOSSIER) is not None, "the PDF is rebuilt from the access copies"
+
+
+def test_a_queue_from_before_keeps_what_it_knew_was_delivered(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
+    path = uploads.path
+    uploads.close()
+    with sqlite3.connect(path) as db:  # as the queue looked when only masters were removed
+        db.execute("DROP TABLE delivered")
+        db.execute("CREATE TABLE delivered_masters (sha256 TEXT, dossier TEXT, name TEXT, at REAL)")
+        master = json.loads((root / DOSSIER / "manifest.json").read_text())["pages"][0]["files"]["master"]
+        db.execute("INSERT INTO delivered_masters VALUES (?, ?, ?, 0)", (master["sha256"], DOSSIER, master["path"]))
+    db.close()
+    reopened = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
+    assert [p.name for p in reopened.prune_delivered(root)] == [master["path"]]
+    reopened.close()
 
 
 def test_a_master_not_yet_at_the_dashboard_is_never_removed(site, events, root):
@@ -474,7 +490,7 @@ def test_a_master_not_yet_at_the_dashboard_is_never_removed(site, events, root):
     uploads.start()
     wait_until(lambda: uploads.stats.retries >= 2, timeout=60, what="the uploader trying in vain")
     uploads.stop()
-    assert uploads.prune_masters(root) == [] and len(masters_of(root)) == 3
+    assert uploads.prune_delivered(root) == [] and len(masters_of(root)) == 3
     uploads.close()
 
 
@@ -486,6 +502,6 @@ def test_a_master_retaken_since_its_delivery_stays_until_the_new_one_is_delivere
     uploads.stop()
     (master,) = [p for p in (root / DOSSIER).iterdir() if p.name.startswith("0001.") and p.suffix != ".jpg"]
     make_page(root, DOSSIER, 1, seed=21)  # a retake: a new master under the same name, not yet delivered
-    assert uploads.prune_masters(root) == []
+    assert uploads.prune_delivered(root) == []
     assert master.exists()
     uploads.close()

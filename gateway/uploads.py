@@ -455,8 +455,8 @@ class PageUploads(Background):
         and a dossier's PDF holds all its access copies again: kept for ever they fill a Pi's card in days of
         digitizing. The dashboard keeps them, verified by SHA-256, from the moment the upload was confirmed.
         The access copies stay: a session that continues the dossier rebuilds its PDF from them. A file is
-        removed only while the dossier's manifest still says that name holds the delivered hash (a retake or
-        a continued session since then wrote a new file: that one waits for its own delivery).
+        removed only while the dossier's manifest, and the file itself, still hold the delivered hash (a retake
+        or a continued session since then wrote a new file: that one waits for its own delivery).
         """
         cutoff = self.clock.time() - self.settings.keep_masters_days * 86400
         root = root or self.site.pages_dir(self.gateway_id)  # where the copy stands write (gateway/stands.py)
@@ -472,6 +472,10 @@ class PageUploads(Background):
             path = root / dossier / name
             if manifests[dossier].get(name) == sha and path.is_file():
                 try:
+                    # The file itself, hashed just before it goes: a retake or a session's end may have put a
+                    # new file under this name an instant ago, before it wrote the manifest that says so.
+                    if sha256_of(path) != sha:
+                        continue
                     path.unlink()
                 except OSError as exc:  # read-only, or gone meanwhile: try again next time
                     log.error("cannot remove the delivered file %s: %s", path, exc)

@@ -469,6 +469,18 @@ def test_masters_and_the_pdf_the_dashboard_has_leave_the_gateway_after_keep_mast
     assert outputs.finish_dossier(root, DOSSIER) is not None, "the PDF is rebuilt from the access copies"
 
 
+def test_a_new_file_written_under_a_delivered_name_is_never_removed(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
+    uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="page 1 uploaded")
+    uploads.stop()
+    master = root / DOSSIER / entry(root, DOSSIER, 1)["files"]["master"]["path"]
+    master.write_bytes(b"a retake's master, the instant before its manifest is written")
+    assert uploads.prune_delivered(root) == [] and master.exists()
+    uploads.close()
+
+
 def test_a_queue_from_before_keeps_what_it_knew_was_delivered(site, server, events, root):
     uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
     path = uploads.path

@@ -154,7 +154,7 @@ def register_csv() -> Response:
 
 
 def _door_rooms() -> list:
-    return [r for r in current_app.config["SITE"].rooms if any(d.access for d in r.doors)]
+    return [r for r in current_app.config["SITE"].rooms if r.badge_door]
 
 
 def _rule(grant: protocol.RoomGrant) -> tuple:
@@ -253,7 +253,7 @@ def save_holder() -> Response:
         "kind": form.get("kind", "staff"),
         "disabled": form.get("disabled") == "on",
         "badges": [{"number": n, "lost": n in lost} for n in numbers],
-        "grants": _grants(form, grant, next((h for h in permissions.holders(people()) if h.id == holder_id), None)),
+        "grants": _grants(form, grant, permissions.holder(people(), holder_id)),
     }
     try:
         for key in ("valid_from", "valid_until"):

@@ -172,7 +172,7 @@ class Controller:
 
     def _door_access(self, site: SiteConfig, gateway_id: str, factory: Any) -> Doors | None:
         """The badge readers, strikes and door alarms of the doors that have them (gateway/doors.py)."""
-        if not any(d.access for room in self.rooms for d in room.doors):
+        if not any(room.badge_door for room in self.rooms):
             return None
         doors = Doors(site, gateway_id, factory, self.board.door, self.alarms, self.event, self.clock)
         if self.world is not None:

@@ -371,6 +371,11 @@ class Room(_Strict):
             raise ValueError("an outdoor position has sensors only, no relays or doors")
         return self
 
+    @property
+    def badge_door(self) -> bool:
+        """Whether a door of the room has badge readers and a strike (`access`): permissions concern it."""
+        return any(d.access for d in self.doors)
+
 
 class Gateway(_Strict):
     id: Ident

@@ -24,7 +24,7 @@ def demo_document(
 ) -> protocol.PermissionDocument:
     """Unsigned; sign it with the site's access key (`PermissionDocument.signed`). Holders in `any_time`
     may enter at any hour; the others on weekdays 08:00-18:00."""
-    stacks = [room.id for room in site.rooms if not room.outdoor and any(d.access for d in room.doors)]
+    stacks = [room.id for room in site.rooms if not room.outdoor and room.badge_door]
     holders = []
     for badge in DEMO_BADGES:
         if badge.holder == "stranger":

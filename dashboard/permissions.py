@@ -34,16 +34,25 @@ class HolderError(ValueError):
     """A holder or rule that cannot go into a document; the message says which field and why."""
 
 
+HOLDER_COLUMNS = "id, name, kind, disabled, badges, grants"
+
+
+def _holder(row: tuple) -> protocol.Holder:
+    holder_id, name, kind, disabled, badges, grants = row
+    fields = {"id": holder_id, "name": name, "kind": kind, "disabled": bool(disabled)}
+    return protocol.Holder.model_validate_json(
+        json.dumps(fields | {"badges": json.loads(badges), "grants": json.loads(grants)})
+    )
+
+
 def holders(conn: sqlite3.Connection) -> list[protocol.Holder]:
-    rows = conn.execute("SELECT id, name, kind, disabled, badges, grants FROM access_holders ORDER BY id").fetchall()
-    return [
-        protocol.Holder.model_validate_json(
-            json.dumps(
-                {"id": i, "name": n, "kind": k, "disabled": bool(d), "badges": json.loads(b), "grants": json.loads(g)}
-            )
-        )
-        for i, n, k, d, b, g in rows
-    ]
+    return [_holder(row) for row in conn.execute(f"SELECT {HOLDER_COLUMNS} FROM access_holders ORDER BY id")]
+
+
+def holder(conn: sqlite3.Connection, holder_id: str) -> protocol.Holder | None:
+    """One holder as saved, or None."""
+    row = conn.execute(f"SELECT {HOLDER_COLUMNS} FROM access_holders WHERE id = ?", (holder_id,)).fetchone()
+    return None if row is None else _holder(row)
 
 
 def disabled_users(conn: sqlite3.Connection) -> set[str]:
@@ -141,7 +150,7 @@ def issue(conn: sqlite3.Connection, site: SiteConfig, by: str) -> protocol.Permi
 
 def door_gateways(site: SiteConfig) -> list[str]:
     """The gateways with at least one badge door: those a permission document goes to."""
-    return [g for g in site.gateway_ids if any(d.access for room in site.rooms_of(g) for d in room.doors)]
+    return [g for g in site.gateway_ids if any(room.badge_door for room in site.rooms_of(g))]
 
 
 def publish(document: protocol.PermissionDocument, site: SiteConfig, publisher: RetainedPublisher) -> list[str]:

@@ -68,15 +68,11 @@ def _atomic(path: Path) -> Path:
 
 
 def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> Path:
-    """Lossless colour master with its resolution recorded; written to a temporary name, then renamed."""
-    return _write_master(folder, _rgb(image), meta, fmt)
+    """Lossless colour master with its resolution recorded; written to a temporary name, then renamed.
 
-
-def _write_master(folder: Path, rgb: np.ndarray, meta: PageMeta, fmt: str) -> Path:
-    """The master from the page already in RGB order (TIFF and PNG hold RGB; OpenCV holds BGR).
-
-    TIFF is written by tifffile, Deflate-compressed (Adobe's code 8, which libtiff, Pillow and every archive
-    viewer read) at TIFF_DEFLATE_LEVEL by libdeflate through imagecodecs; one thread, as everything per page.
+    The files hold RGB where OpenCV holds BGR: the page is turned here. TIFF is written by tifffile,
+    Deflate-compressed (Adobe's code 8, which libtiff, Pillow and every archive viewer read) at
+    TIFF_DEFLATE_LEVEL by libdeflate through imagecodecs; one thread, as everything per page.
     Pillow cannot set libtiff's Deflate level and its default (6) took 1.4 s a page. Without imagecodecs,
     tifffile falls back to Python's zlib: the same file, about 2.5x slower to write.
     """
@@ -84,6 +80,7 @@ def _write_master(folder: Path, rgb: np.ndarray, meta: PageMeta, fmt: str) -> Pa
         raise ValueError(f"master format {fmt!r}: one of {MASTER_FORMATS}")
     path = folder / f"{stem(meta)}.{'tif' if fmt == 'tiff' else 'png'}"
     tmp = _atomic(path)
+    rgb = _rgb(image)
     if fmt == "png":
         Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
     else:
@@ -228,8 +225,8 @@ def file_entry(path: Path, folder: Path) -> dict:
 
 
 def write_files(folder: Path, master: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> dict[str, Path]:
-    """The page's two image files: the master (from an RGB copy of the page) and the access JPEG."""
-    return {"master": _write_master(folder, _rgb(master), meta, fmt), "access": write_access(folder, master, meta)}
+    """The page's two image files: the lossless master and the access JPEG."""
+    return {"master": write_master(folder, master, meta, fmt), "access": write_access(folder, master, meta)}
 
 
 def save_page(

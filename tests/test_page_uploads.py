@@ -469,12 +469,18 @@ def test_masters_and_the_pdf_the_dashboard_has_leave_the_gateway_after_keep_mast
     assert outputs.finish_dossier(root, DOSSIER) is not None, "the PDF is rebuilt from the access copies"
 
 
-def test_a_new_file_written_under_a_delivered_name_is_never_removed(site, server, events, root):
+def page_1_delivered(site, server, events, root) -> PageUploads:
+    """An uploader (keeping nothing after delivery) that has delivered page 1 and stopped; still open."""
     uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
     uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
     uploads.start()
     wait_until(lambda: not uploads.pending(), timeout=60, what="page 1 uploaded")
     uploads.stop()
+    return uploads
+
+
+def test_a_new_file_written_under_a_delivered_name_is_never_removed(site, server, events, root):
+    uploads = page_1_delivered(site, server, events, root)
     master = root / DOSSIER / entry(root, DOSSIER, 1)["files"]["master"]["path"]
     master.write_bytes(b"a retake's master, the instant before its manifest is written")
     assert uploads.prune_delivered(root) == [] and master.exists()
@@ -507,11 +513,7 @@ def test_a_master_not_yet_at_the_dashboard_is_never_removed(site, events, root):
 
 
 def test_a_master_retaken_since_its_delivery_stays_until_the_new_one_is_delivered(site, server, events, root):
-    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
-    uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
-    uploads.start()
-    wait_until(lambda: not uploads.pending(), timeout=60, what="page 1 uploaded")
-    uploads.stop()
+    uploads = page_1_delivered(site, server, events, root)
     (master,) = [p for p in (root / DOSSIER).iterdir() if p.name.startswith("0001.") and p.suffix != ".jpg"]
     make_page(root, DOSSIER, 1, seed=21)  # a retake: a new master under the same name, not yet delivered
     assert uploads.prune_delivered(root) == []

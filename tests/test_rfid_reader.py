@@ -42,6 +42,15 @@ def reads(events):
 # -- the package itself, against the model --------------------------------------------------------
 
 
+def selected(device, field, card: ClassicCard) -> list[int]:
+    """`card` laid on the reader and selected through the package, as its own read and write do first; its UID."""
+    field.enter(card)
+    device.MFRC522_Request(device.PICC_REQIDL)
+    _, uid = device.MFRC522_Anticoll()
+    device.MFRC522_SelectTag(uid)
+    return uid
+
+
 def test_the_package_reads_and_writes_a_classic_card(desk):
     reader, field, _ = desk
     device = reader.device
@@ -60,10 +69,7 @@ def test_a_data_block_that_starts_with_the_halt_byte_is_written_not_taken_for_ha
     # HLTA is exactly 50 00; a block of data that happens to begin with 0x50 is data (once in ~128 enrolments).
     reader, field, _ = desk
     device = reader.device
-    field.enter(ClassicCard(CLASSIC_UID))
-    device.MFRC522_Request(device.PICC_REQIDL)
-    _, uid = device.MFRC522_Anticoll()
-    device.MFRC522_SelectTag(uid)
+    uid = selected(device, field, ClassicCard(CLASSIC_UID))
     assert device.MFRC522_Auth(device.PICC_AUTHENT1A, 5, [0xFF] * 6, uid) == device.MI_OK
     block = [0x50, 0x00, *range(14)]
     device.MFRC522_Write(5, block)
@@ -73,10 +79,7 @@ def test_a_data_block_that_starts_with_the_halt_byte_is_written_not_taken_for_ha
 def test_the_package_is_refused_with_a_wrong_key(desk):
     reader, field, _ = desk
     device = reader.device
-    field.enter(ClassicCard(CLASSIC_UID))
-    device.MFRC522_Request(device.PICC_REQIDL)
-    _, uid = device.MFRC522_Anticoll()
-    device.MFRC522_SelectTag(uid)
+    uid = selected(device, field, ClassicCard(CLASSIC_UID))
     assert device.MFRC522_Auth(device.PICC_AUTHENT1A, 4, [0x00] * 6, uid) == device.MI_ERR
 
 
@@ -84,10 +87,7 @@ def test_removal_mid_read_is_a_clean_error_for_the_package(desk):
     reader, field, _ = desk
     device = reader.device
     card = ClassicCard(CLASSIC_UID)
-    field.enter(card)
-    device.MFRC522_Request(device.PICC_REQIDL)
-    _, uid = device.MFRC522_Anticoll()
-    device.MFRC522_SelectTag(uid)
+    uid = selected(device, field, card)
     device.MFRC522_Auth(device.PICC_AUTHENT1A, 4, [0xFF] * 6, uid)
     field.leave(card)
     assert device.MFRC522_Read(4) is None

@@ -46,14 +46,27 @@ def test_the_station_shows_the_dossier_and_each_verdict_as_it_comes_in_chinese(p
     expect(page.locator("[data-field=dossier]")).to_have_text("无：请把档案标签放到读卡器上")
     expect(page.locator("img[data-field=image]")).to_be_hidden()  # no page yet: no empty frame either
     expect(page.get_by_role("button", name="保留此页")).to_be_hidden()  # only while a page is being retaken
+    expect(page.get_by_role("button", name="拍摄本页")).to_be_disabled()  # no dossier open yet
     stand.session.submit("tag", CODE)
     expect(page.locator("[data-field=dossier]")).to_have_text(CODE)
+    expect(page.get_by_role("button", name="拍摄本页")).to_be_enabled()
     stand.scene.lay(1)
     page.get_by_role("button", name="拍摄本页").click()
     expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 合格", timeout=20_000)
     expect(page.locator("[data-field=pages]")).to_have_text("1")
     expect(page.locator("img[data-field=image]")).to_be_visible()
     assert page.locator("img[data-field=image]").evaluate("img => img.naturalWidth") > 500
+
+
+def test_the_station_says_which_dossier_a_session_closed_and_waits_for_the_next_tag(page, station):
+    stand, _ = station
+    stand.session.submit("tag", CODE)
+    expect(page.get_by_role("button", name="结束翻拍")).to_be_enabled()
+    page.get_by_role("button", name="结束翻拍").click()
+    expect(page.locator("[data-field=notice]")).to_have_text(f"本次翻拍已结束: {CODE}")
+    expect(page.locator("[data-field=dossier]")).to_have_text("无：请把档案标签放到读卡器上")
+    expect(page.get_by_role("button", name="拍摄本页")).to_be_disabled()
+    expect(page.get_by_role("button", name="结束翻拍")).to_be_disabled()
 
 
 def test_a_bad_shot_says_why_and_is_retaken_in_place(page, station):

@@ -24,7 +24,14 @@ function draw(view) {
   field("dossier").textContent = view.dossier || strings.none;
   field("pages").textContent = view.pages;
   field("notice").textContent = view.notice ? messages[view.notice] || view.notice : "";
-  if (view.notice_detail && view.notice === "error") field("notice").textContent += `: ${view.notice_detail}`;
+  // The detail is shown where it is the keeper's to read: what went wrong, and which dossier was closed.
+  if (view.notice_detail && (view.notice === "error" || view.notice === "session_ended")) {
+    field("notice").textContent += `: ${view.notice_detail}`;
+  }
+  // Shooting and ending need an open dossier: a session starts only at the stand's reader.
+  for (const action of ["shoot", "done"]) {
+    document.querySelector(`[data-action="${action}"]`).disabled = !view.dossier;
+  }
   field("waiting").textContent = view.dossier && view.waiting_for ? messages[view.waiting_for] || "" : "";
   field("keep").hidden = !view.retake;
   field("retake").textContent = view.retake ? numbered("retaking", view.retake) : "";

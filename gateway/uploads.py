@@ -1,8 +1,8 @@
 """Corrected dossier pages, from the copy stand to the dashboard: metadata on MQTT, files over HTTP.
 
-`submit_page` and `submit_dossier` do only local work and return at once: each file is linked into a spool
+`submit_page` and `submit_dossier` do only local work, no network: each file is linked into a spool
 folder under its SHA-256 (a hard link, so a retake that replaces `0003.png` cannot change what is queued),
-checked against the manifest's hash, and recorded with the event that describes it in an SQLite queue
+flushed to disk, checked against the manifest's hash, and recorded with the event that describes it in an SQLite queue
 beside the outbox (WAL, synchronous=FULL). The event then goes to the outbox; a crash between the two is
 repaired on the next start, which sends the recorded event again (a repeat replaces a page with itself).
 
@@ -313,8 +313,12 @@ class PageUploads(Background):
                     raise UploadError(f"{path}: no such file ({kind} of the manifest)") from None
                 except OSError:  # another file system, or links not allowed: a copy
                     shutil.copyfile(path, part)
-                    with part.open("rb") as f:
-                        os.fsync(f.fileno())
+                # On disk before the queue's row says it is queued (the row is synchronous=FULL): a file
+                # written a moment ago may still be in the page cache only, and after a power cut ext4 leaves
+                # a new file empty, so the queue would hold a page whose bytes are gone. Linked, this flushes
+                # the dossier folder's file itself (one inode).
+                with part.open("rb") as f:
+                    os.fsync(f.fileno())
                 found = sha256_of(part)
                 if found != sha:
                     raise UploadError(

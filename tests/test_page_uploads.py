@@ -256,6 +256,25 @@ def test_a_retaken_page_replaces_the_old_one_at_the_dashboard(site, server, even
     assert PageFiles(site.pages_store).has(old["files"]["master"]["sha256"])
 
 
+def test_a_queued_page_is_on_disk_before_the_queue_says_so(site, events, root, monkeypatch):
+    """A power cut leaves a file written a moment ago empty on ext4, and the queue's row survives it: each file
+    is flushed before it is queued. Power cannot be cut here, so the flushes are watched as they happen."""
+    flushed: set[int] = set()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        flushed.add(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    uploads = uploads_for(site, "http://127.0.0.1:9", events)
+    page = entry(root, DOSSIER, 1)
+    uploads.submit_page(root, DOSSIER, page)
+    files = [root / DOSSIER / ref["path"] for ref in page["files"].values()]
+    assert {path.stat().st_ino for path in files} <= flushed
+    uploads.close()
+
+
 def test_a_page_whose_file_changed_since_the_manifest_is_refused_at_once(site, events, root):
     uploads = uploads_for(site, "http://127.0.0.1:9", events)
     stale = entry(root, DOSSIER, 1)

@@ -45,6 +45,13 @@ TEXTS: dict[str, str] = {
     "stand_session:closed": N_("Copy stand %(device)s: session for %(dossier)s closed, %(pages)s pages"),
     "page": N_("%(dossier)s page %(page)s saved"),
     "dossier_scanned": N_("%(dossier)s: %(pages)s pages scanned"),
+    "page_file_damaged:page": N_(
+        "Gateway %(gateway)s: a file of %(dossier)s page %(page)s is damaged on its disk and cannot be sent; "
+        "retake the page"
+    ),
+    "page_file_damaged:manifest": N_(
+        "Gateway %(gateway)s: the manifest of %(dossier)s is damaged on its disk and cannot be sent"
+    ),
     # loans (gateway/loans.py)
     "dossier_checked_out": N_("%(code)s checked out to %(borrower)s at %(reader)s (loan %(loan)s)"),
     "dossier_returned": N_("%(code)s returned at %(reader)s (loan %(loan)s)"),
@@ -79,6 +86,7 @@ VARIANTS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "strike": lambda data: "locked" if data.get("locked") else "unlocked",
     "access": lambda data: "granted" if data.get("granted") is True else "refused",
     "permissions": lambda data: "applied" if data.get("applied") is True else "refused",
+    "page_file_damaged": lambda data: "manifest" if data.get("page") is None else "page",
 }
 """Kinds worded by what their data says: the key's suffix in TEXTS."""
 

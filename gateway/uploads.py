@@ -109,6 +109,9 @@ class UploadStats:
     retries: int = 0
     refused: int = 0
     """Answers of the dashboard other than success (4xx, a corrupt upload): logged, tried again later."""
+    damaged: int = 0
+    """Queued files whose copy on the gateway's disk is gone or no longer has its SHA-256: never sendable,
+    taken off the queue with a `page_file_damaged` event (the keeper retakes the page)."""
     last_error: str = ""
 
 
@@ -135,6 +138,10 @@ class _Unreachable(Exception):
 
 class _Refused(Exception):
     """The dashboard answered this file with an error: try it again later, the others meanwhile."""
+
+
+class _Damaged(Exception):
+    """The queued copy itself is gone or changed (a failing SD card): no try will ever deliver it."""
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -429,6 +436,14 @@ class PageUploads(Background):
                     not_before[item.id] = (time.monotonic() + wait, wait)
                     log.error("%s %s of %s: %s; trying again in %.1f s", item.kind, item.name, item.dossier, exc, wait)
                     continue
+                except _Damaged as exc:
+                    try:
+                        self._damaged(item, str(exc))
+                        not_before.pop(item.id, None)
+                    except Exception:  # the report itself failed: the file stays queued, to be reported again
+                        log.exception("reporting the damaged %s of %s failed", item.name, item.dossier)
+                        not_before[item.id] = (time.monotonic() + self.settings.retry_max_s, self.settings.retry_max_s)
+                    continue
                 except OSError as exc:  # the spool file itself: disk trouble on the gateway
                     self.stats.last_error = f"{item.sha256}: {exc}"
                     self._failed(item, f"the queued copy: {exc}")
@@ -502,12 +517,42 @@ class PageUploads(Background):
                 "UPDATE files SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], item.id)
             )
 
+    def _damaged(self, item: Queued, why: str) -> None:
+        """Take a file that can never be delivered off the queue, and say so where people look.
+
+        Retrying it would only fill the log for ever while the dashboard waits for a page that cannot come.
+        The `page_file_damaged` event (a warning, so an alert on the dashboard) names the dossier and page for
+        the keeper to retake; it goes to the outbox before the row goes, so a crash between the two says it
+        twice rather than never.
+        """
+        self.stats.damaged += 1
+        self.stats.last_error = f"{item.name} of {item.dossier}: {why}"
+        log.error("%s %s of %s cannot be sent: %s; retake the page", item.kind, item.name, item.dossier, why)
+        where = item.dossier if item.page is None else f"page {item.page} of {item.dossier}"
+        self._event(
+            "page_file_damaged",
+            severity="warning",
+            device=f"file-{item.sha256[:27]}",  # one alert per file (a device id: lower case, 32 characters)
+            message=f"the {item.kind} of {where} is damaged on the gateway's disk ({why})"[:500],
+            data={
+                "dossier": item.dossier,
+                "page": item.page,
+                "file": item.kind,
+                "name": item.name,
+                "sha256": item.sha256,
+            },
+        )
+        self._unqueue(item, delivered=False)
+
     def _done(self, item: Queued) -> None:
+        self._unqueue(item, delivered=True)
+
+    def _unqueue(self, item: Queued, delivered: bool) -> None:
         # The link goes with the last row that needs it. A page queued again later with the same file finds it
         # complete at the dashboard and needs no link.
         with self._lock, self._transaction():
             self._db.execute("DELETE FROM files WHERE id = ?", (item.id,))
-            if item.kind in REMOVABLE:  # the dashboard has it, verified: the gateway's copy may go in time
+            if delivered and item.kind in REMOVABLE:  # the dashboard has it, verified: the gateway's copy may go
                 self._db.execute(
                     "INSERT OR REPLACE INTO delivered (sha256, dossier, name, at) VALUES (?, ?, ?, ?)",
                     (item.sha256, item.dossier, item.name, self.clock.time()),
@@ -553,7 +598,11 @@ class PageUploads(Background):
         if not isinstance(offset, int) or not 0 <= offset < item.bytes:
             offset = 0  # the dashboard's piece is longer than the file: start again
         chunk = self.settings.chunk_kib * 1024
-        with (self.spool / item.sha256).open("rb") as source:
+        try:
+            source = (self.spool / item.sha256).open("rb")
+        except FileNotFoundError:
+            raise _Damaged("the queued copy is gone from the gateway's disk") from None
+        with source:
             while not self._stop.is_set():
                 source.seek(offset)
                 piece = source.read(chunk)
@@ -581,6 +630,6 @@ class PageUploads(Background):
                     offset = offset if offset < item.bytes else 0
                 else:
                     if answer.status_code == 422 and sha256_of(self.spool / item.sha256) != item.sha256:
-                        raise OSError(f"the spooled copy no longer has SHA-256 {item.sha256}")
+                        raise _Damaged(f"the queued copy on the gateway's disk no longer has SHA-256 {item.sha256}")
                     raise _Refused(self._explain(answer))
         return False

@@ -56,6 +56,7 @@ VARIANT_DATA = {
     "granted": {"granted": True},
     "refused": {"granted": False, "applied": False},
     "applied": {"applied": True},
+    "manifest": {"page": None},
 }
 
 

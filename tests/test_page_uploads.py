@@ -178,6 +178,46 @@ def test_a_corrupted_upload_is_refused_and_sent_again(site, server, proxy, event
         assert hashlib.sha256(path.read_bytes()).hexdigest() == ref["sha256"]
 
 
+def test_a_queued_file_damaged_on_the_gateways_disk_is_reported_for_a_retake_and_not_retried(
+    site, server, events, root
+):
+    uploads = uploads_for(site, server.url.rstrip("/"), events)
+    page = entry(root, DOSSIER, 1)
+    uploads.submit_page(root, DOSSIER, page)
+    master = page["files"]["master"]
+    spooled = uploads.spool / master["sha256"]
+    with spooled.open("r+b") as f:  # a failing card: some bytes of the queued copy change under it
+        f.seek(5000)
+        f.write(b"\x00" * 64)
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="the queue emptied")
+    uploads.close()
+    assert uploads.stats.damaged == 1 and not spooled.exists()
+    store = PageFiles(site.pages_store)
+    assert store.path(page["files"]["access"]["sha256"]).exists(), "the page's other file still arrives"
+    assert not store.path(master["sha256"]).exists()
+    alert = stored(site, "SELECT kind, severity, device, data FROM alerts WHERE ended IS NULL")
+    assert [(kind, severity, device) for kind, severity, device, _ in alert] == [
+        ("page_file_damaged", "warning", f"file-{master['sha256'][:27]}")
+    ]
+    assert json.loads(alert[0][3]) | {"sha256": None} == {
+        "dossier": DOSSIER, "page": 1, "file": "master", "name": "0001.tif", "sha256": None
+    }  # fmt: skip
+
+
+def test_a_queued_file_gone_from_the_gateways_disk_is_reported_too(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events)
+    page = entry(root, DOSSIER, 2)
+    uploads.submit_page(root, DOSSIER, page)
+    (uploads.spool / page["files"]["access"]["sha256"]).unlink()
+    uploads.start()
+    wait_until(lambda: not uploads.pending(), timeout=60, what="the queue emptied")
+    uploads.close()
+    assert uploads.stats.damaged == 1
+    alerts = stored(site, "SELECT data FROM alerts WHERE kind = 'page_file_damaged' AND ended IS NULL")
+    assert [(json.loads(data)["page"], json.loads(data)["file"]) for (data,) in alerts] == [(2, "access")]
+
+
 def test_the_dashboard_down_mid_upload_loses_no_page_and_doubles_none(site, server, proxy, events, root):
     uploads = uploads_for(site, proxy.url, events, chunk_kib=64)
     proxy.delay_s = 0.01  # slow enough to catch the upload in the middle

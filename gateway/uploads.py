@@ -18,19 +18,21 @@ and refuses a corrupt one, which is then sent again from the start. While the da
 the uploader waits `pages.retry_s`, doubling up to `pages.retry_max_s`, and nothing is dropped: a file
 leaves the queue only when the dashboard has it, complete and verified. A master (or bitonal copy) and the
 dossier's PDF the dashboard has had for `pages.keep_masters_days` are then removed from the gateway's disk
-(`prune_delivered`); the access copies stay, and a continued session rebuilds the PDF from them.
+(`prune_delivered`). The dashboard makes each dossier's PDF from the access copies it holds; a PDF here
+is one an older gateway made at a session's end.
 
 Example (the gateway service does this; the copy-stand session calls `submit_page` for each saved page):
 
     uploads = PageUploads(site, "gw-east", service.event, clock)
     uploads.start()
     uploads.submit_page(root, "A01-0001", entry)   # entry: the page's entry in <root>/A01-0001/manifest.json
-    uploads.submit_dossier(root, "A01-0001")       # after the session: the PDF and the manifest
+    uploads.submit_dossier(root, "A01-0001")       # after the session: the manifest
     uploads.stop()
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -90,8 +92,8 @@ DROP TABLE delivered_masters;
 """
 """A queue from before the PDF was removed too named its table `delivered_masters`: its rows are kept."""
 REMOVABLE = ("master", "bitonal", "pdf")
-"""The kinds of file a gateway removes in time once delivered: the large ones it never reads again (a
-continued session rebuilds the PDF from the access copies, which stay)."""
+"""The kinds of file a gateway removes in time once delivered: the large ones it never reads again (`pdf` is a
+PDF an older gateway made itself)."""
 PRUNE_EVERY_S = 600.0
 """How often (at most) the uploader looks for delivered files it may remove from the gateway's disk."""
 UPLOAD_CONTENT_TYPE = "application/offset+octet-stream"
@@ -255,25 +257,23 @@ class PageUploads(Background):
         self._queue(record.files, dossier, record.page, "page", fields, folder)
 
     def submit_dossier(self, root: Path, dossier: str) -> None:
-        """Queue a dossier's PDF and manifest (after a copy-stand session) with a `dossier_scanned` event."""
+        """Queue a dossier's manifest (after a copy-stand session) with a `dossier_scanned` event.
+
+        No PDF: the dashboard makes the dossier's PDF itself from the access copies of all its pages, which
+        the gateway no longer has once they are delivered (`prune_delivered`).
+        """
         folder = Path(root) / dossier
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            pdf = manifest["pdf"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UploadError(f"{folder / 'manifest.json'}: cannot be read ({exc})") from None
-        if not pdf:
-            raise UploadError(f"{folder}: the dossier has no PDF yet (no page saved, or finish_dossier not run)")
         manifest_path = folder / "manifest.json"
-        files = {
-            "pdf": self._ref(folder, "pdf", pdf),
-            "manifest": self._ref(
-                folder,
-                "manifest",
-                {"path": "manifest.json", "sha256": sha256_of(manifest_path), "bytes": manifest_path.stat().st_size},
-            ),
-        }
-        scan = protocol.DossierScan(dossier=dossier, pages=int(pdf.get("pages") or len(manifest["pages"])), files=files)
+        try:
+            content = manifest_path.read_bytes()
+            count = len(json.loads(content)["pages"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UploadError(f"{manifest_path}: cannot be read ({exc})") from None
+        if not count:
+            raise UploadError(f"{folder}: the dossier has no page yet")
+        entry = {"path": "manifest.json", "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+        files = {"manifest": self._ref(folder, "manifest", entry)}
+        scan = protocol.DossierScan(dossier=dossier, pages=count, files=files)
         data = protocol.dossier_scan_data(scan)
         try:
             protocol.read_dossier_scan(data)
@@ -454,7 +454,7 @@ class PageUploads(Background):
         Masters are most of a page's bytes (a 300 dpi colour TIFF or PNG is 10-30 MB, its access JPEG 1-2 MB),
         and a dossier's PDF holds all its access copies again: kept for ever they fill a Pi's card in days of
         digitizing. The dashboard keeps them, verified by SHA-256, from the moment the upload was confirmed.
-        The access copies stay: a session that continues the dossier rebuilds its PDF from them. A file is
+        The access copies stay. A file is
         removed only while the dossier's manifest, and the file itself, still hold the delivered hash (a retake
         or a continued session since then wrote a new file: that one waits for its own delivery).
         """

@@ -26,19 +26,17 @@ from tests.proxy import Proxy
 from tests.support import add_user, login, wait_until
 from tests.test_dashboard_page import WebServer, free_port
 from tests.test_openapi import SPEC
-from vision import outputs
 
 EAST = protocol.Topics("demo", "gw-east")
 
 
 @pytest.fixture(scope="session")
 def made(tmp_path_factory) -> Path:
-    """A dossier of three corrected pages (the second a blurred shot) and its PDF, made once."""
+    """A dossier of three corrected pages (the second a blurred shot) and its manifest, made once."""
     root = tmp_path_factory.mktemp("stand")
     make_page(root, DOSSIER, 1, seed=11)
     make_page(root, DOSSIER, 2, seed=12, faults=("blur",))
     make_page(root, DOSSIER, 3, seed=13)
-    outputs.finish_dossier(root, DOSSIER)
     return root
 
 
@@ -95,11 +93,9 @@ def stored(site, sql: str, *params) -> list[tuple]:
 
 
 def files_of(root: Path) -> dict[str, int]:
-    """sha256 -> size of every file the dossier's manifest lists (pages, PDF)."""
+    """sha256 -> size of every file of the dossier's pages its manifest lists."""
     manifest = json.loads((root / DOSSIER / "manifest.json").read_text(encoding="utf-8"))
-    found = {f["sha256"]: f["bytes"] for p in manifest["pages"] for f in p["files"].values()}
-    found[manifest["pdf"]["sha256"]] = manifest["pdf"]["bytes"]
-    return found
+    return {f["sha256"]: f["bytes"] for p in manifest["pages"] for f in p["files"].values()}
 
 
 def assert_all_there(site, root: Path) -> None:
@@ -119,7 +115,7 @@ def submit_all(uploads: PageUploads, root: Path) -> None:
 def test_pages_reach_the_dashboard_with_their_metadata_and_verified_files(site, server, events, root):
     uploads = uploads_for(site, server.url.rstrip("/"), events)
     submit_all(uploads, root)
-    assert len(uploads.pending()) == 8  # access + master of three pages, the PDF, the manifest
+    assert len(uploads.pending()) == 7  # access + master of three pages, the manifest
     uploads.start()
     wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded")
     uploads.close()
@@ -448,7 +444,7 @@ def masters_of(root: Path) -> set[str]:
     return {p.name for p in (root / DOSSIER).glob("*.png")} | {p.name for p in (root / DOSSIER).glob("*.tif")}
 
 
-def test_masters_and_the_pdf_the_dashboard_has_leave_the_gateway_after_keep_masters_days(site, server, events, root):
+def test_masters_the_dashboard_has_leave_the_gateway_after_keep_masters_days(site, server, events, root):
     uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=7)
     submit_all(uploads, root)
     uploads.start()
@@ -462,11 +458,9 @@ def test_masters_and_the_pdf_the_dashboard_has_leave_the_gateway_after_keep_mast
     later = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)  # a week on, after a restart
     removed = later.prune_delivered(root)
     later.close()
-    assert {p.name for p in removed} == before | {f"{DOSSIER}.pdf"} and masters_of(root) == set()
+    assert {p.name for p in removed} == before and masters_of(root) == set()
     assert sorted(p.name for p in (root / DOSSIER).glob("*.jpg")) == ["0001.jpg", "0002.jpg", "0003.jpg"]
-    assert not (root / DOSSIER / f"{DOSSIER}.pdf").exists()
-    assert_all_there(site, root)  # the dashboard still has every master and the PDF
-    assert outputs.finish_dossier(root, DOSSIER) is not None, "the PDF is rebuilt from the access copies"
+    assert_all_there(site, root)  # the dashboard still has every master
 
 
 def page_1_delivered(site, server, events, root) -> PageUploads:

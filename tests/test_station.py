@@ -133,7 +133,7 @@ def test_a_tag_on_the_stand_reader_and_the_pedal_digitize_a_page_on_the_gateway(
         done.drive_low()
         done.drive_high()
         wait_until(lambda: session.view.dossier is None, 20, "the done button to close the session")
-        assert (site.pages_dir("gw-west") / dossier_code(3) / f"{dossier_code(3)}.pdf").exists()
+        wait_until(lambda: "manifest" in {q.kind for q in service.uploads.pending()}, 20, "the manifest queued")
     finally:
         stop.set()
         runner.join(30)

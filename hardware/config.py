@@ -662,9 +662,14 @@ class Pages(_Strict):
     retry_max_s: Annotated[float, Field(ge=0.05, le=3600)] = 60.0
     """While the dashboard cannot be reached, a gateway tries again after `retry_s`, doubling up to `retry_max_s`."""
     keep_masters_days: Annotated[float, Field(ge=0, le=36500)] = 7.0
-    """A gateway removes a page's master (and bitonal copy) and a dossier's PDF from its own disk this long after
-    the dashboard confirmed it has them (masters are 10-30 MB a page, a PDF holds every access copy again: they
-    would fill a Pi's card); the access copies stay, and a continued session rebuilds the PDF from them."""
+    """A gateway removes a page's master (and bitonal copy) from its own disk this long after the dashboard
+    confirmed it has it (masters are 10-30 MB a page: they would fill a Pi's card in days), and a dossier's PDF
+    that an older gateway made likewise."""
+    keep_access_days: Annotated[float, Field(ge=0, le=36500)] = 7.0
+    """A gateway removes a page's access JPEG (1-2 MB) from its own disk this long after the dashboard confirmed
+    it has it: the dashboard makes the dossier's PDF from its own copies, and a continued session numbers on from
+    the manifest, which always stays. Apart from `keep_masters_days` so that a site may keep the small access
+    copies longer, as a safety net on the gateway, without keeping the masters, ten times their size, as long."""
     abandoned_upload_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
     """A partial upload untouched this long is dropped from the dashboard's disk: its gateway was reinstalled
     or gave the page up. A gateway that comes back later simply sends the file again from its start."""

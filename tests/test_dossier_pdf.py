@@ -25,6 +25,7 @@ from gateway import protocol
 from gateway.uploads import PageUploads
 from tests.page_support import DOSSIER, copy_dossier, entry, make_page
 from tests.support import add_user, login, wait_until
+from tests.test_copystand import CODE, Stand  # the simulated stand, its camera and the real pipeline
 from tests.test_dashboard_page import WebServer, free_port
 from tests.test_page_uploads import Events, made, uploads_for  # noqa: F401  (made: the session's dossier)
 from vision import outputs
@@ -179,3 +180,48 @@ def test_kept_pdfs_nobody_opened_for_a_month_are_removed(site, dashboard, client
     assert dossier_pdf.drop_unused(site.pages_store, 30 * 86400) == []
     assert dossier_pdf.drop_unused(site.pages_store, 30 * 86400, now=path.stat().st_mtime + 31 * 86400) == [path]
     assert embedded(client.get(PDF_URL).data) == dashboard.access_copies(1, 2, 3), "made again when asked for"
+
+
+def test_a_dossier_continued_after_the_gateway_removed_its_pages_numbers_on_and_its_pdf_is_whole(site, tmp_path):
+    """The copy stand as on a site: a first session, its files delivered and removed from the gateway (the
+    manifest stays), a second session days later; the dashboard's PDF has every page of both, in order."""
+    running = WebServer(create_app(site), free_port()).start()
+    try:
+        add_user(site.dashboard_database, "ann", "archivist")
+        events = Events(site.dashboard_database)
+        url = running.url.rstrip("/")
+        uploads = uploads_for(site, url, events, keep_masters_days=0, keep_access_days=0)
+        stand = Stand(tmp_path / "pages")
+        stand.session.on_page, stand.session.on_end = uploads.submit_page, uploads.submit_dossier
+        uploads.in_use = lambda: {stand.session.view.dossier} - {None}
+        folder = tmp_path / "pages" / CODE
+        uploads.start()
+
+        stand.session.handle("tag", CODE)
+        assert [stand.shoot(seed).last.page for seed in (1, 2)] == [1, 2]
+        wait_until(lambda: not uploads.pending(), timeout=60, what="pages 1 and 2 uploaded")
+        assert uploads.prune_delivered(tmp_path / "pages") == [], "nothing goes while the dossier is at the stand"
+        stand.session.handle("tag", CODE)  # the session ends
+        wait_until(lambda: not uploads.pending(), timeout=60, what="the manifest uploaded")
+        removed = uploads.prune_delivered(tmp_path / "pages")
+        assert sorted(p.name for p in removed) == ["0001.jpg", "0001.tif", "0002.jpg", "0002.tif"]
+        assert sorted(p.name for p in folder.iterdir()) == ["manifest.json"]
+
+        stand.session.handle("tag", CODE)  # days later the keeper continues the dossier
+        assert stand.session.view.pages == 2
+        assert stand.shoot(3).last.page == 3
+        stand.session.handle("tag", CODE)
+        wait_until(lambda: not uploads.pending(), timeout=60, what="page 3 uploaded")
+        uploads.close()
+
+        client = running.app.test_client()
+        login(client, "ann")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        recorded = [p["files"]["access"]["sha256"] for p in manifest["pages"]]
+        pdf = client.get(f"/dossiers/{CODE}/pdf")
+        assert pdf.status_code == 200
+        assert [hashlib.sha256(jpeg).hexdigest() for jpeg in embedded(pdf.data)] == recorded
+        assert [p["page"] for p in manifest["pages"]] == [1, 2, 3]
+        assert [(v["object"], v["pages"]) for v in pdf_views(site)] == [(CODE, 3)]
+    finally:
+        running.stop()

@@ -18,6 +18,7 @@ PDF is made: it can always be made again.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 UNUSED_DAYS = 30.0
 """A kept PDF not served for this long is removed (the next request makes it again from the pages)."""
+LOCK = ".lock"
+"""The file in a dossier's folder that one request holds while it makes the dossier's PDF."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ def kept_pdf(root: Path, code: str, made_of: Contents, file_of: Callable[[str], 
     """The dossier's PDF of `made_of` under `root` (the page store), made now if it is not kept yet.
 
     `code` must be a checked dossier code (it names a folder); `made_of` complete; `file_of(sha256)` is
-    where the page store keeps a file. Two requests making the same PDF at once each write their own
-    temporary file and the second rename wins: the files are the same.
+    where the page store keeps a file. One request (of any process) makes a dossier's PDF at a time; another
+    asking meanwhile waits for it and serves the same file, so the pages are never in memory twice over.
     """
     if not made_of.complete:
         raise ValueError(f"{code}: pages {list(made_of.missing)} are not here; no PDF can be made")
@@ -81,6 +84,16 @@ def kept_pdf(root: Path, code: str, made_of: Contents, file_of: Callable[[str], 
         os.utime(path)  # served now: not unused
         return path
     folder.mkdir(parents=True, exist_ok=True)
+    with (folder / LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.is_file():  # not made by the request this one waited for
+            _make(path, code, made_of, file_of)
+    return path
+
+
+def _make(path: Path, code: str, made_of: Contents, file_of: Callable[[str], Path]) -> None:
+    """Write the PDF to a temporary file beside `path`, rename it, and tidy up the dossier's older ones."""
+    folder = path.parent
     started = time.monotonic()
     fd, part = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
     try:
@@ -104,8 +117,7 @@ def kept_pdf(root: Path, code: str, made_of: Contents, file_of: Callable[[str], 
         time.monotonic() - started,
     )
     _drop_other_versions(folder, path)
-    drop_unused(root, UNUSED_DAYS * 86400)
-    return path
+    drop_unused(folder.parent.parent, UNUSED_DAYS * 86400)
 
 
 def _drop_other_versions(folder: Path, current: Path) -> None:
@@ -120,6 +132,8 @@ def drop_unused(root: Path, older_than_s: float, now: float | None = None) -> li
     cutoff = (time.time() if now is None else now) - older_than_s
     dropped: list[Path] = []
     for path in sorted((root / "pdfs").glob("*/*")):
+        if path.name == LOCK:  # never removed: a request may hold it
+            continue
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()

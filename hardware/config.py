@@ -655,7 +655,7 @@ class Pages(_Strict):
     chunk_kib: Annotated[int, Field(ge=64, le=65536)] = 1024
     """Files are sent in pieces of this size: a broken connection costs at most one piece."""
     max_file_mb: Annotated[int, Field(ge=1, le=65536)] = 2048
-    """The largest file the dashboard accepts (a dossier's PDF is the largest)."""
+    """The largest file the dashboard accepts (a page's master; older gateways also sent a dossier's PDF)."""
     timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     """How long a gateway waits for the dashboard's answer to one request."""
     retry_s: Annotated[float, Field(ge=0.05, le=60)] = 1.0

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,8 @@ def pdf_views(site) -> list[dict]:
 
 
 def kept(site) -> list[Path]:
-    return sorted((site.pages_store / "pdfs" / DOSSIER).glob("*"))
+    """The dossier's PDFs the dashboard keeps (beside them: the lock one request holds while it makes one)."""
+    return sorted((site.pages_store / "pdfs" / DOSSIER).glob("*.pdf"))
 
 
 def test_the_pdf_holds_every_page_of_two_sessions_in_page_order(site, dashboard, client):
@@ -118,6 +120,23 @@ def test_the_same_pages_give_the_same_pdf_made_once(site, dashboard, client):
     key = hashlib.sha256("".join(f"{n}:{sha}\n" for n, sha in enumerate(listed, 1)).encode()).hexdigest()
     assert path.name == f"{key}.pdf"
     assert [v["made_of"] for v in pdf_views(site)] == [key, key], "the audit names the pages' hashes it holds"
+
+
+def test_two_archivists_asking_at_once_get_the_same_pdf_made_once(site, dashboard):
+    def fetch(answers: list[bytes]) -> None:
+        client = dashboard.server.app.test_client()
+        login(client, "ann")
+        answers.append(client.get(PDF_URL).data)
+
+    answers: list[bytes] = []
+    threads = [threading.Thread(target=fetch, args=(answers,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(answers) == 2 and answers[0] == answers[1]
+    assert embedded(answers[0]) == dashboard.access_copies(1, 2, 3)
+    assert [p.name for p in kept(site)] == [f"{pdf_views(site)[0]['made_of']}.pdf"]
 
 
 def test_a_dossier_with_no_pages_has_no_pdf_and_says_so(site, dashboard, client):

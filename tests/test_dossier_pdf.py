@@ -120,6 +120,8 @@ def test_the_same_pages_give_the_same_pdf_made_once(site, dashboard, client):
     key = hashlib.sha256("".join(f"{n}:{sha}\n" for n, sha in enumerate(listed, 1)).encode()).hexdigest()
     assert path.name == f"{key}.pdf"
     assert [v["made_of"] for v in pdf_views(site)] == [key, key], "the audit names the pages' hashes it holds"
+    part = client.get(PDF_URL, headers={"Range": "bytes=0-4"})  # a PDF viewer reads it in ranges
+    assert (part.status_code, part.data) == (206, b"%PDF-")
 
 
 def test_two_archivists_asking_at_once_get_the_same_pdf_made_once(site, dashboard):

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import doors, outbox, rfid, search, uploads, vision
+from bench import doors, dossier_pdf, outbox, rfid, search, uploads, vision
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "vision": vision.run,
     "search": search.run,
     "doors": doors.run,
+    "dossier_pdf": dossier_pdf.run,
 }
 
 

@@ -5,7 +5,7 @@ each page large, its files, the dossier's PDF; and the same as JSON.
                                                    one request, one audit row naming the pages shown)
     GET /dossiers/<code>/pages/<n>                 page n large, with its quality checks
     GET /dossiers/<code>/pages/<n>/<kind>          the file: access (JPEG), master (lossless), bitonal
-    GET /dossiers/<code>/pdf                       the dossier's PDF from its last copy-stand session
+    GET /dossiers/<code>/pdf                       the dossier's PDF: every page's access copy, in page order
     GET /api/dossiers/<code>/pages                 the list as JSON
 
 Pages of personnel dossiers are personal data: every one of these requests is audited, with what was seen.
@@ -22,9 +22,10 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from dashboard import pages, relations
+from dashboard import dossier_pdf, pages, relations
 from dashboard.access import audit, current
 from dashboard.connection import store
 from dashboard.page_files import PageFiles, page_files
@@ -148,7 +149,7 @@ def pages_list(code: str) -> str:
         count=len(listed),
         screen=screen,
         screens=screens,
-        scan=scan,
+        pdf=pdf_state(listed, scan),
         checks=QC_CHECKS,
         reasons=QC_REASONS,
         dossier_url=f"/dossiers/{code}",
@@ -203,11 +204,40 @@ def page_file(code: str, number: int, kind: str) -> Response:
 
 @bp.get("/dossiers/<code>/pdf")
 def pdf(code: str) -> Response:
+    """The dossier's PDF, made here from the access copies of all its pages (dashboard/dossier_pdf.py).
+
+    A dossier whose pages are not all here yet gets the PDF its gateway uploaded, where there is one: how
+    the dashboard served PDFs before it made them, so dossiers scanned then keep theirs in any case.
+    """
     code = _code(code)
-    _, scan = _load(code)
-    if scan is None or "pdf" not in scan["files"]:
-        abort(404, description=f"{code} has no PDF yet")
-    return _send(scan["files"]["pdf"], code, "dossier_pdf_viewed", pages=scan["pages"])
+    listed, scan = _load(code)
+    made_of = dossier_pdf.contents(listed)
+    if made_of.complete:
+        files = page_files()
+        path = dossier_pdf.kept_pdf(files.root, code, made_of, files.path)
+        audit("dossier_pdf_viewed", code, pages=len(made_of.pages), made_of=made_of.key)
+        response = send_file(path, mimetype="application/pdf", download_name=f"{code}.pdf", etag=made_of.key)
+        response.headers["Cache-Control"] = "private, no-store"  # personal data: never kept in a cache
+        return response
+    if scan is not None and "pdf" in scan["files"] and scan["files"]["pdf"]["uploaded"]:
+        return _send(scan["files"]["pdf"], code, "dossier_pdf_viewed", pages=scan["pages"], made_by=scan["gateway"])
+    if not made_of.pages:
+        abort(404, description=_("%(code)s has no scanned pages, so there is no PDF of it.", code=code))
+    waiting = ", ".join(str(n) for n in made_of.missing)
+    why = _("The PDF is made once every page is here; still uploading: page %(pages)s.", pages=waiting)
+    abort(404, description=why)
+
+
+def pdf_state(listed: list[dict[str, Any]], scan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the PDF link says: how many pages, and whether `GET /dossiers/<code>/pdf` serves one now."""
+    made_of = dossier_pdf.contents(listed)
+    if not made_of.pages:
+        return None
+    if made_of.complete:
+        return {"pages": len(made_of.pages), "ready": True, "waiting": 0}
+    gateways = scan is not None and "pdf" in scan["files"] and scan["files"]["pdf"]["uploaded"]
+    pages = scan["pages"] if gateways and scan is not None else len(made_of.pages)
+    return {"pages": pages, "ready": gateways, "waiting": len(made_of.missing)}
 
 
 @bp.get("/api/dossiers/<code>/pages")
@@ -219,5 +249,8 @@ def api_pages(code: str) -> Response:
             ref["url"] = url_for("pages.page_file", code=code, number=item["page"], kind=kind)
     if scan and "pdf" in scan["files"]:
         scan["files"]["pdf"]["url"] = url_for("pages.pdf", code=code)
+    state = pdf_state(listed, scan)
+    if state is not None:
+        state["url"] = url_for("pages.pdf", code=code)
     audit("pages_viewed", code, pages=[p["page"] for p in listed], via="api")
-    return jsonify(now=iso(protocol.utc_now()), dossier=_dossier(code), pages=listed, scan=scan)
+    return jsonify(now=iso(protocol.utc_now()), dossier=_dossier(code), pages=listed, scan=scan, pdf=state)

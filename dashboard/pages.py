@@ -103,7 +103,7 @@ def dossier_pages(conn: sqlite3.Connection, site: str, dossier: str, here) -> li
 
 
 def dossier_scan(conn: sqlite3.Connection, site: str, dossier: str, here) -> dict[str, Any] | None:
-    """The dossier's latest PDF and manifest, or None before a copy-stand session has ended."""
+    """The dossier's latest manifest (and an older gateway's PDF), or None before a copy-stand session has ended."""
     row = conn.execute(
         "SELECT pages, files, gateway, ts, received FROM dossier_scans WHERE site = ? AND dossier = ?", (site, dossier)
     ).fetchone()

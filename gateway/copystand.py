@@ -7,7 +7,10 @@ the dossier's folder, and handed on for upload. The keeper sees the verdict on t
 a moment. A shot that fails a check stays as its page but is marked for a retake: the next shot
 replaces it unless the keeper keeps it. A shot with no page, or of the page just taken, is not a page.
 The session ends on the done button, the same tag laid again, or `idle_end_s` without a shot; then the
-dossier's PDF is rebuilt.
+dossier's manifest is handed on. The gateway makes no PDF: the dashboard makes it from the access copies of
+all the dossier's pages, whichever sessions they came from, and the gateway removes its own copies once
+the dashboard has had them a while (gateway/uploads.py). The manifest stays, so a continued session numbers
+on after the last page even when that page's files are gone.
 
 Inputs arrive from other threads (the reader service, gpiozero's pin callbacks, the station's web
 server) and are handled one at a time on the stand's own thread, so a session never sees two at once.
@@ -45,6 +48,7 @@ NOT_A_PAGE = ("no_page", "duplicate")
 
 OnPage = Callable[[Path, str, dict], None]
 OnEnd = Callable[[Path, str], None]
+"""Called with the root and the dossier code when a session of a dossier with pages ends."""
 RoomForPages = Callable[[], str | None]
 """None while pages may be written, else why not (gateway/disk.py)."""
 Event = Callable[..., None]
@@ -262,8 +266,7 @@ class CopyStandSession(Background):
         self.camera.unlock()
         if hasattr(self.camera, "dossier"):
             self.camera.dossier = None
-        pdf = outputs.finish_dossier(self.root, code)
-        if pdf is not None and self.on_end is not None:
+        if self.on_end is not None and view.pages:
             self._hand_on(self.on_end, self.root, code)
         self._update(dossier=None, retake=None, notice="session_ended", notice_detail=code, waiting_for="")
         self.event(

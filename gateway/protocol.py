@@ -337,6 +337,8 @@ DOSSIER_CODE_PATTERN = r"^[\w][\w.-]{0,63}$"
 PAGE_FILES = ("access", "master", "bitonal")
 """The files of one page: the access JPEG, the lossless master, an optional black-and-white copy for OCR."""
 DOSSIER_FILES = ("pdf", "manifest")
+"""The files a `dossier_scanned` event names: the manifest always; a PDF only from gateways that made one
+themselves (the dashboard now makes each dossier's PDF from the access copies of its pages)."""
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _FILE_NAME = re.compile(r"^[\w][\w.-]{0,79}$")
 _CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
@@ -375,7 +377,8 @@ class PageRecord(BaseModel):
 
 
 class DossierScan(BaseModel):
-    """A dossier's PDF and manifest once a copy-stand session has ended (the `dossier_scanned` event)."""
+    """A dossier's manifest (and, from an older gateway, its PDF) once a copy-stand session has ended (the
+    `dossier_scanned` event); `pages` is how many pages the manifest lists."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     dossier: str
@@ -506,7 +509,7 @@ def read_dossier_scan(data: dict[str, Any]) -> DossierScan:
     pages = _need(data, "pages", int, "the number of pages is required")
     if not 1 <= pages <= 9999:
         raise ProtocolError("invalid", f"data.pages: {pages} is outside 1..9999")
-    files = _files(data, DOSSIER_FILES, DOSSIER_FILES)
+    files = _files(data, DOSSIER_FILES, ("manifest",))
     _refuse_unknown(data, {"dossier", "pages", *_file_data(files)}, "dossier_scanned")
     return DossierScan(dossier=dossier, pages=pages, files=files)
 

@@ -103,6 +103,7 @@ class GatewayService:
             station_listen=station_listen,
             room_for_pages=self.disk.room_for_pages,
         )
+        self.uploads.in_use = self.stands.open_dossiers
         self.keeper = None
         shelf_readers = [r for r in self.readers if r.config.id not in self.stands.readers]
         if simulated and shelf_readers and site.hardware.sim.tag_scans_per_hour > 0:

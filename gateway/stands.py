@@ -119,5 +119,9 @@ class Stands:
         for button in self._buttons:
             button.close()
 
+    def open_dossiers(self) -> set[str]:
+        """The dossiers being digitized at this gateway's stands now: the uploader leaves their files alone."""
+        return {code for session in self.sessions.values() if (code := session.view.dossier)}
+
     def station_urls(self) -> list[str]:
         return [server.url for server in self.servers]

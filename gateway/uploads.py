@@ -16,21 +16,23 @@ A file the dashboard has already is not sent again; a broken connection costs at
 try starts from the offset the dashboard reports); the dashboard checks the SHA-256 before it keeps a file
 and refuses a corrupt one, which is then sent again from the start. While the dashboard cannot be reached
 the uploader waits `pages.retry_s`, doubling up to `pages.retry_max_s`, and nothing is dropped: a file
-leaves the queue only when the dashboard has it, complete and verified. A master (or bitonal copy) and the
-dossier's PDF the dashboard has had for `pages.keep_masters_days` are then removed from the gateway's disk
-(`prune_delivered`); the access copies stay, and a continued session rebuilds the PDF from them.
+leaves the queue only when the dashboard has it, complete and verified. A master (or bitonal copy) the
+dashboard has had for `pages.keep_masters_days`, and an access copy it has had for `pages.keep_access_days`,
+are then removed from the gateway's disk (`prune_delivered`). The dashboard makes each dossier's PDF from
+the access copies it holds; the gateway keeps only the manifest, from which a continued session numbers on.
 
 Example (the gateway service does this; the copy-stand session calls `submit_page` for each saved page):
 
     uploads = PageUploads(site, "gw-east", service.event, clock)
     uploads.start()
     uploads.submit_page(root, "A01-0001", entry)   # entry: the page's entry in <root>/A01-0001/manifest.json
-    uploads.submit_dossier(root, "A01-0001")       # after the session: the PDF and the manifest
+    uploads.submit_dossier(root, "A01-0001")       # after the session: the manifest
     uploads.stop()
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -39,7 +41,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,9 +91,9 @@ INSERT OR IGNORE INTO delivered SELECT sha256, dossier, name, at FROM delivered_
 DROP TABLE delivered_masters;
 """
 """A queue from before the PDF was removed too named its table `delivered_masters`: its rows are kept."""
-REMOVABLE = ("master", "bitonal", "pdf")
-"""The kinds of file a gateway removes in time once delivered: the large ones it never reads again (a
-continued session rebuilds the PDF from the access copies, which stay)."""
+REMOVABLE = ("master", "bitonal", "access", "pdf")
+"""The kinds of file a gateway removes in time once delivered: every file it never reads again. Only the
+manifest stays (a continued session numbers on from it); `pdf` is a PDF an older gateway made itself."""
 PRUNE_EVERY_S = 600.0
 """How often (at most) the uploader looks for delivered files it may remove from the gateway's disk."""
 UPLOAD_CONTENT_TYPE = "application/offset+octet-stream"
@@ -152,14 +154,15 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _removable_hashes(folder: Path) -> dict[str, str]:
-    """File name -> SHA-256 of the dossier's removable files (REMOVABLE), as its manifest records them now."""
+def _removable_hashes(folder: Path) -> dict[str, tuple[str, str]]:
+    """File name -> (SHA-256, kind) of the dossier's removable files (REMOVABLE), as its manifest records them now."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        files = [ref for p in manifest["pages"] for kind, ref in p.get("files", {}).items() if kind in REMOVABLE]
+        files = [(kind, ref) for p in manifest["pages"] for kind, ref in p.get("files", {}).items()]
+        files = [(kind, ref) for kind, ref in files if kind in REMOVABLE]
         if manifest.get("pdf"):
-            files.append(manifest["pdf"])
-        return {Path(ref["path"]).name: ref["sha256"] for ref in files}
+            files.append(("pdf", manifest["pdf"]))
+        return {Path(ref["path"]).name: (ref["sha256"], kind) for kind, ref in files}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # unreadable: remove nothing
         log.error("%s: cannot read its manifest (%s); its files stay", folder, exc)
         return {}
@@ -208,6 +211,9 @@ class PageUploads(Background):
         self.spool = self.path.with_name("uploads")
         self.spool.mkdir(parents=True, exist_ok=True)
         self._credentials = (gateway_id, password or read_password(site, gateway_id))
+        self.in_use: Callable[[], Collection[str]] = frozenset
+        """The dossiers open at a copy stand now (gateway/stands.py): their files stay until the session ends,
+        so the station never shows a page whose file was removed under it."""
         self.stats = UploadStats()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -262,25 +268,23 @@ class PageUploads(Background):
         self._queue(record.files, dossier, record.page, "page", fields, folder)
 
     def submit_dossier(self, root: Path, dossier: str) -> None:
-        """Queue a dossier's PDF and manifest (after a copy-stand session) with a `dossier_scanned` event."""
+        """Queue a dossier's manifest (after a copy-stand session) with a `dossier_scanned` event.
+
+        No PDF: the dashboard makes the dossier's PDF itself from the access copies of all its pages, which
+        the gateway no longer has once they are delivered (`prune_delivered`).
+        """
         folder = Path(root) / dossier
-        try:
-            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            pdf = manifest["pdf"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UploadError(f"{folder / 'manifest.json'}: cannot be read ({exc})") from None
-        if not pdf:
-            raise UploadError(f"{folder}: the dossier has no PDF yet (no page saved, or finish_dossier not run)")
         manifest_path = folder / "manifest.json"
-        files = {
-            "pdf": self._ref(folder, "pdf", pdf),
-            "manifest": self._ref(
-                folder,
-                "manifest",
-                {"path": "manifest.json", "sha256": sha256_of(manifest_path), "bytes": manifest_path.stat().st_size},
-            ),
-        }
-        scan = protocol.DossierScan(dossier=dossier, pages=int(pdf.get("pages") or len(manifest["pages"])), files=files)
+        try:
+            content = manifest_path.read_bytes()
+            count = len(json.loads(content)["pages"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UploadError(f"{manifest_path}: cannot be read ({exc})") from None
+        if not count:
+            raise UploadError(f"{folder}: the dossier has no page yet")
+        entry = {"path": "manifest.json", "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+        files = {"manifest": self._ref(folder, "manifest", entry)}
+        scan = protocol.DossierScan(dossier=dossier, pages=count, files=files)
         data = protocol.dossier_scan_data(scan)
         try:
             protocol.read_dossier_scan(data)
@@ -467,29 +471,39 @@ class PageUploads(Background):
             session.close()
 
     def prune_delivered(self, root: Path | None = None) -> list[Path]:
-        """Remove from the gateway the masters, bitonal copies and PDFs the dashboard has had for
-        `pages.keep_masters_days`; their paths.
+        """Remove from the gateway the files the dashboard has had long enough; their paths. Masters and
+        bitonal copies (and an older gateway's PDFs) go `pages.keep_masters_days` after delivery, access
+        copies `pages.keep_access_days` after it.
 
         Masters are most of a page's bytes (a 300 dpi colour TIFF or PNG is 10-30 MB, its access JPEG 1-2 MB),
-        and a dossier's PDF holds all its access copies again: kept for ever they fill a Pi's card in days of
-        digitizing. The dashboard keeps them, verified by SHA-256, from the moment the upload was confirmed.
-        The access copies stay: a session that continues the dossier rebuilds its PDF from them. A file is
-        removed only while the dossier's manifest, and the file itself, still hold the delivered hash (a retake
-        or a continued session since then wrote a new file: that one waits for its own delivery).
+        and a busy stand writes a gigabyte or two of access copies a day as well: kept for ever they fill a
+        Pi's card. The dashboard keeps them, verified by SHA-256, from the moment the upload was confirmed,
+        and makes the dossier's PDF from them. The manifest stays: a continued session numbers on from it.
+        A file is removed only while the dossier's manifest, and the file itself, still hold the delivered
+        hash (a retake or a continued session since then wrote a new file: that one waits for its own
+        delivery), and never while its dossier is open at a copy stand (`in_use`): the station shows it.
         """
-        cutoff = self.clock.time() - self.settings.keep_masters_days * 86400
+        now = self.clock.time()
+        keep_days = {"access": self.settings.keep_access_days}
+        cutoff = now - min(self.settings.keep_masters_days, self.settings.keep_access_days) * 86400
         root = root or self.site.pages_dir(self.gateway_id)  # where the copy stands write (gateway/stands.py)
         with self._lock:
             rows = self._db.execute(
-                "SELECT sha256, dossier, name FROM delivered WHERE at <= ? ORDER BY at", (cutoff,)
+                "SELECT sha256, dossier, name, at FROM delivered WHERE at <= ? ORDER BY at", (cutoff,)
             ).fetchall()
+        open_now = set(self.in_use())
         removed: list[Path] = []
-        manifests: dict[str, dict[str, str]] = {}
-        for sha, dossier, name in rows:
+        manifests: dict[str, dict[str, tuple[str, str]]] = {}
+        for sha, dossier, name, at in rows:
+            if dossier in open_now:
+                continue  # at a stand now: looked at again once its session has ended
             if dossier not in manifests:
                 manifests[dossier] = _removable_hashes(root / dossier)
+            listed, kind = manifests[dossier].get(name, ("", ""))
+            if at > now - keep_days.get(kind, self.settings.keep_masters_days) * 86400:
+                continue  # delivered, but not long enough ago for its kind
             path = root / dossier / name
-            if manifests[dossier].get(name) == sha and path.is_file():
+            if listed == sha and path.is_file():
                 try:
                     # The file itself, hashed just before it goes: a retake or a session's end may have put a
                     # new file under this name an instant ago, before it wrote the manifest that says so.
@@ -505,9 +519,7 @@ class PageUploads(Background):
                     "DELETE FROM delivered WHERE sha256 = ? AND dossier = ? AND name = ?", (sha, dossier, name)
                 )
         if removed:
-            log.info(
-                "removed %d file(s) the dashboard has had for %g day(s)", len(removed), self.settings.keep_masters_days
-            )
+            log.info("removed %d file(s) the dashboard has had long enough", len(removed))
         return removed
 
     def _failed(self, item: Queued, error: str) -> None:

@@ -655,16 +655,21 @@ class Pages(_Strict):
     chunk_kib: Annotated[int, Field(ge=64, le=65536)] = 1024
     """Files are sent in pieces of this size: a broken connection costs at most one piece."""
     max_file_mb: Annotated[int, Field(ge=1, le=65536)] = 2048
-    """The largest file the dashboard accepts (a dossier's PDF is the largest)."""
+    """The largest file the dashboard accepts (a page's master; older gateways also sent a dossier's PDF)."""
     timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0
     """How long a gateway waits for the dashboard's answer to one request."""
     retry_s: Annotated[float, Field(ge=0.05, le=60)] = 1.0
     retry_max_s: Annotated[float, Field(ge=0.05, le=3600)] = 60.0
     """While the dashboard cannot be reached, a gateway tries again after `retry_s`, doubling up to `retry_max_s`."""
     keep_masters_days: Annotated[float, Field(ge=0, le=36500)] = 7.0
-    """A gateway removes a page's master (and bitonal copy) and a dossier's PDF from its own disk this long after
-    the dashboard confirmed it has them (masters are 10-30 MB a page, a PDF holds every access copy again: they
-    would fill a Pi's card); the access copies stay, and a continued session rebuilds the PDF from them."""
+    """A gateway removes a page's master (and bitonal copy) from its own disk this long after the dashboard
+    confirmed it has it (masters are 10-30 MB a page: they would fill a Pi's card in days), and a dossier's PDF
+    that an older gateway made likewise."""
+    keep_access_days: Annotated[float, Field(ge=0, le=36500)] = 7.0
+    """A gateway removes a page's access JPEG (1-2 MB) from its own disk this long after the dashboard confirmed
+    it has it: the dashboard makes the dossier's PDF from its own copies, and a continued session numbers on from
+    the manifest, which always stays. Apart from `keep_masters_days` so that a site may keep the small access
+    copies longer, as a safety net on the gateway, without keeping the masters, ten times their size, as long."""
     abandoned_upload_days: Annotated[float, Field(gt=0, le=3650)] = 7.0
     """A partial upload untouched this long is dropped from the dashboard's disk: its gateway was reinstalled
     or gave the page up. A gateway that comes back later simply sends the file again from its start."""

@@ -50,6 +50,13 @@ def test_a_wrong_type_is_named_with_the_value(tmp_path):
     assert "broker.port: Input should be a valid integer (got '1883')" in refusal(tmp_path, text)
 
 
+def test_how_long_a_gateway_keeps_delivered_page_files_is_validated(tmp_path):
+    pages = load(PI_EXAMPLE).pages
+    assert (pages.keep_masters_days, pages.keep_access_days) == (7, 7)
+    text = PI_EXAMPLE.read_text(encoding="utf-8").replace("keep_access_days = 7", "keep_access_days = -1")
+    assert "pages.keep_access_days: Input should be greater than or equal to 0 (got -1)" in refusal(tmp_path, text)
+
+
 def test_a_missing_section_is_named(tmp_path):
     text = demo_text().replace('[site]\nid = "demo"\nname = "Demo personnel archive"\ntimezone = "Asia/Shanghai"\n', "")
     assert "site: missing (required)" in refusal(tmp_path, text)

@@ -126,14 +126,15 @@ def test_a_retake_of_a_page_the_dossier_does_not_have_is_refused_and_the_stand_g
     assert stand.shoot(1).pages == 1
 
 
-def test_the_same_tag_again_ends_the_session_and_builds_the_pdf(stand, tmp_path):
+def test_the_same_tag_again_ends_the_session_and_hands_the_dossier_on(stand, tmp_path):
     stand.session.handle("tag", CODE)
     stand.shoot(1)
     stand.shoot(2)
     stand.session.handle("tag", CODE)
     view = stand.session.view
     assert view.dossier is None and view.notice == "session_ended"
-    assert manifest(tmp_path)["pdf"]["pages"] == 2 and (tmp_path / CODE / f"{CODE}.pdf").exists()
+    assert [p["page"] for p in manifest(tmp_path)["pages"]] == [1, 2]
+    assert not list((tmp_path / CODE).glob("*.pdf")), "the dashboard makes the PDF, not the gateway"
     assert stand.ended == [CODE]
     closed = stand.events[-1]["data"]
     assert closed == {"stand": "stand", "dossier": CODE, "state": "closed", "pages": 2, "why": "tag laid again"}
@@ -151,6 +152,7 @@ def test_the_done_button_and_the_idle_timeout_end_a_session(stand):
     stand.session.handle("tag", CODE)
     stand.session.handle("done")
     assert stand.session.view.dossier is None
+    assert stand.ended == [], "a dossier with no page has nothing to hand on"
     stand.session.handle("tag", CODE)
     stand.clock.advance(599)
     stand.session.tick()
@@ -203,7 +205,7 @@ def test_an_uploader_that_fails_costs_the_session_nothing(tmp_path):
     view = stand.shoot(1)
     assert view.pages == 1 and view.last.ok and view.notice == ""
     stand.session.handle("tag", CODE)
-    assert stand.session.view.dossier is None and (tmp_path / CODE / f"{CODE}.pdf").exists()
+    assert stand.session.view.dossier is None and [p["page"] for p in manifest(tmp_path)["pages"]] == [1]
     assert stand.session.counts["hand_on_errors"] == 2
 
 

@@ -43,7 +43,7 @@ def view(url: str) -> dict:
 
 
 def scanned(demo) -> list[tuple[str, int]]:
-    """(dossier, pages) the dashboard has a PDF for: dossiers whose session ended and whose files arrived."""
+    """(dossier, pages) of the dossiers whose copy-stand session ended and whose manifest reached the dashboard."""
     site = load(demo.config_path)
     with sqlite3.connect(site.dashboard_database) as db:
         return db.execute("SELECT dossier, pages FROM dossier_scans").fetchall()
@@ -69,6 +69,8 @@ def test_the_simulated_keeper_digitizes_a_dossier_and_the_archivist_sees_its_pag
     thumbs = page.locator("main img")
     expect(thumbs).to_have_count(pages)
     assert all(thumbs.nth(i).evaluate("img => img.naturalWidth") > 0 for i in range(pages))
+    pdf = page.request.get(f"{demo.dashboard}dossiers/{code}/pdf")
+    assert (pdf.status, pdf.headers["content-type"]) == (200, "application/pdf"), "the dashboard makes the PDF"
     page.goto(f"{demo.dashboard}dossiers/{code}")
     expect(page.locator("#dossier-pages")).to_contain_text(f"已扫描 {pages} 页")
     context.close()

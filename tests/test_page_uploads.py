@@ -33,12 +33,11 @@ EAST = protocol.Topics("demo", "gw-east")
 
 @pytest.fixture(scope="session")
 def made(tmp_path_factory) -> Path:
-    """A dossier of three corrected pages (the second a blurred shot) and its PDF, made once."""
+    """A dossier of three corrected pages (the second a blurred shot) and its manifest, made once."""
     root = tmp_path_factory.mktemp("stand")
     make_page(root, DOSSIER, 1, seed=11)
     make_page(root, DOSSIER, 2, seed=12, faults=("blur",))
     make_page(root, DOSSIER, 3, seed=13)
-    outputs.finish_dossier(root, DOSSIER)
     return root
 
 
@@ -95,11 +94,9 @@ def stored(site, sql: str, *params) -> list[tuple]:
 
 
 def files_of(root: Path) -> dict[str, int]:
-    """sha256 -> size of every file the dossier's manifest lists (pages, PDF)."""
+    """sha256 -> size of every file of the dossier's pages its manifest lists."""
     manifest = json.loads((root / DOSSIER / "manifest.json").read_text(encoding="utf-8"))
-    found = {f["sha256"]: f["bytes"] for p in manifest["pages"] for f in p["files"].values()}
-    found[manifest["pdf"]["sha256"]] = manifest["pdf"]["bytes"]
-    return found
+    return {f["sha256"]: f["bytes"] for p in manifest["pages"] for f in p["files"].values()}
 
 
 def assert_all_there(site, root: Path) -> None:
@@ -119,7 +116,7 @@ def submit_all(uploads: PageUploads, root: Path) -> None:
 def test_pages_reach_the_dashboard_with_their_metadata_and_verified_files(site, server, events, root):
     uploads = uploads_for(site, server.url.rstrip("/"), events)
     submit_all(uploads, root)
-    assert len(uploads.pending()) == 8  # access + master of three pages, the PDF, the manifest
+    assert len(uploads.pending()) == 7  # access + master of three pages, the manifest
     uploads.start()
     wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded")
     uploads.close()
@@ -500,37 +497,43 @@ def test_a_partial_upload_being_written_is_never_swept(site):
     assert store.drop_abandoned(86400) == [part.name]
 
 
-# -- the gateway's disk: masters and PDFs leave it once the dashboard has had them a while -------------
+# -- the gateway's disk: a page's files leave it once the dashboard has had them a while ------------------
 
 
 def masters_of(root: Path) -> set[str]:
     return {p.name for p in (root / DOSSIER).glob("*.png")} | {p.name for p in (root / DOSSIER).glob("*.tif")}
 
 
-def test_masters_and_the_pdf_the_dashboard_has_leave_the_gateway_after_keep_masters_days(site, server, events, root):
-    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=7)
+def access_of(root: Path) -> set[str]:
+    return {p.name for p in (root / DOSSIER).glob("*.jpg")}
+
+
+def test_masters_then_access_copies_the_dashboard_has_leave_the_gateway_after_their_days(site, server, events, root):
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=7, keep_access_days=30)
     submit_all(uploads, root)
     uploads.start()
     wait_until(lambda: not uploads.pending(), timeout=60, what="every file uploaded")
     uploads.stop()
-    before = masters_of(root)
-    assert len(before) == 3
+    masters, access = masters_of(root), access_of(root)
+    assert len(masters) == len(access) == 3
     assert uploads.prune_delivered(root) == [], "kept for a week after the dashboard confirmed them"
     uploads.close()
 
-    later = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)  # a week on, after a restart
-    removed = later.prune_delivered(root)
-    later.close()
-    assert {p.name for p in removed} == before | {f"{DOSSIER}.pdf"} and masters_of(root) == set()
-    assert sorted(p.name for p in (root / DOSSIER).glob("*.jpg")) == ["0001.jpg", "0002.jpg", "0003.jpg"]
-    assert not (root / DOSSIER / f"{DOSSIER}.pdf").exists()
-    assert_all_there(site, root)  # the dashboard still has every master and the PDF
-    assert outputs.finish_dossier(root, DOSSIER) is not None, "the PDF is rebuilt from the access copies"
+    week_on = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0, keep_access_days=30)
+    assert {p.name for p in week_on.prune_delivered(root)} == masters and masters_of(root) == set()
+    assert access_of(root) == access, "the access copies are kept longer"
+    week_on.close()
+
+    month_on = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0, keep_access_days=0)
+    assert {p.name for p in month_on.prune_delivered(root)} == access and access_of(root) == set()
+    month_on.close()
+    assert sorted(p.name for p in (root / DOSSIER).iterdir()) == ["manifest.json"], "the manifest always stays"
+    assert_all_there(site, root)  # the dashboard still has every file of every page
 
 
 def page_1_delivered(site, server, events, root) -> PageUploads:
     """An uploader (keeping nothing after delivery) that has delivered page 1 and stopped; still open."""
-    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0)
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=0, keep_access_days=0)
     uploads.submit_page(root, DOSSIER, entry(root, DOSSIER, 1))
     uploads.start()
     wait_until(lambda: not uploads.pending(), timeout=60, what="page 1 uploaded")
@@ -538,11 +541,14 @@ def page_1_delivered(site, server, events, root) -> PageUploads:
     return uploads
 
 
-def test_a_new_file_written_under_a_delivered_name_is_never_removed(site, server, events, root):
+@pytest.mark.parametrize("kind", ["master", "access"])
+def test_a_new_file_written_under_a_delivered_name_is_never_removed(site, server, events, root, kind):
     uploads = page_1_delivered(site, server, events, root)
-    master = root / DOSSIER / entry(root, DOSSIER, 1)["files"]["master"]["path"]
-    master.write_bytes(b"a retake's master, the instant before its manifest is written")
-    assert uploads.prune_delivered(root) == [] and master.exists()
+    rewritten = root / DOSSIER / entry(root, DOSSIER, 1)["files"][kind]["path"]
+    rewritten.write_bytes(b"a retake's file, the instant before its manifest is written")
+    removed = uploads.prune_delivered(root)
+    assert rewritten not in removed and rewritten.exists()
+    assert len(removed) == 1, "the page's other file, delivered and unchanged, goes"
     uploads.close()
 
 
@@ -561,20 +567,44 @@ def test_a_queue_from_before_keeps_what_it_knew_was_delivered(site, server, even
     reopened.close()
 
 
-def test_a_master_not_yet_at_the_dashboard_is_never_removed(site, events, root):
-    uploads = uploads_for(site, f"http://127.0.0.1:{free_port()}", events, keep_masters_days=0)  # nobody there
+def test_a_pdf_an_older_gateway_made_and_delivered_leaves_it_with_the_masters(site, server, events, root):
+    pdf = outputs.finish_dossier(root, DOSSIER)  # a gateway made one at each session's end, and uploaded it
+    assert pdf is not None
+    uploads = uploads_for(site, server.url.rstrip("/"), events, keep_masters_days=7)
+    with sqlite3.connect(uploads.path) as db:  # delivered a week ago
+        db.execute(
+            "INSERT INTO delivered VALUES (?, ?, ?, ?)",
+            (hashlib.sha256(pdf.read_bytes()).hexdigest(), DOSSIER, pdf.name, time.time() - 8 * 86400),
+        )
+    db.close()
+    assert uploads.prune_delivered(root) == [pdf] and not pdf.exists()
+    uploads.close()
+
+
+def test_files_not_yet_at_the_dashboard_are_never_removed(site, events, root):
+    nobody = f"http://127.0.0.1:{free_port()}"
+    uploads = uploads_for(site, nobody, events, keep_masters_days=0, keep_access_days=0)
     submit_all(uploads, root)
     uploads.start()
     wait_until(lambda: uploads.stats.retries >= 2, timeout=60, what="the uploader trying in vain")
     uploads.stop()
-    assert uploads.prune_delivered(root) == [] and len(masters_of(root)) == 3
+    assert uploads.prune_delivered(root) == [] and len(masters_of(root)) == len(access_of(root)) == 3
     uploads.close()
 
 
-def test_a_master_retaken_since_its_delivery_stays_until_the_new_one_is_delivered(site, server, events, root):
+def test_a_page_retaken_since_its_delivery_stays_until_the_new_files_are_delivered(site, server, events, root):
     uploads = page_1_delivered(site, server, events, root)
-    (master,) = [p for p in (root / DOSSIER).iterdir() if p.name.startswith("0001.") and p.suffix != ".jpg"]
-    make_page(root, DOSSIER, 1, seed=21)  # a retake: a new master under the same name, not yet delivered
+    before = {p for p in (root / DOSSIER).iterdir() if p.name.startswith("0001.")}
+    make_page(root, DOSSIER, 1, seed=21)  # a retake: a new master and access copy under the same names
     assert uploads.prune_delivered(root) == []
-    assert master.exists()
+    assert all(p.exists() for p in before) and len(before) == 2
+    uploads.close()
+
+
+def test_the_files_of_a_dossier_open_at_a_stand_stay_until_its_session_ends(site, server, events, root):
+    uploads = page_1_delivered(site, server, events, root)
+    uploads.in_use = lambda: {DOSSIER}  # the keeper is at the stand with it: the station shows its pages
+    assert uploads.prune_delivered(root) == []
+    uploads.in_use = frozenset  # the session ended
+    assert {p.name for p in uploads.prune_delivered(root)} == {"0001.jpg", "0001.tif"}
     uploads.close()

@@ -75,7 +75,7 @@ def test_pages_reach_the_dashboard_through_an_outage_of_broker_and_dashboard(sit
             proxy.up()
             wait_until(lambda: not service.uploads.pending(), timeout=90, what="every file at the dashboard")
             wait_until(lambda: len(stored(site, "SELECT page FROM pages")) == 3, what="the three page events")
-            wait_until(lambda: stored(site, "SELECT pages FROM dossier_scans") == [(3,)], what="the PDF's event")
+            wait_until(lambda: stored(site, "SELECT pages FROM dossier_scans") == [(3,)], what="the session's end")
     finally:
         ingest.stop()
         proxy.close()

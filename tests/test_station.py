@@ -113,6 +113,20 @@ def test_the_station_shows_only_the_open_dossiers_pages(station):
     assert refused.value.code == 404
 
 
+def test_a_page_whose_file_is_gone_is_not_found_rather_than_an_error(station, tmp_path):
+    stand, server = station
+    stand.session.submit("tag", CODE)
+    stand.scene.lay(1)
+    stand.session.submit("shoot")
+    wait_until(lambda: stand.session.view.pages == 1, 60, "page 1")
+    with urllib.request.urlopen(server.url + "page/1.jpg", timeout=5) as shown:
+        assert shown.status == 200
+    (tmp_path / CODE / "0001.jpg").unlink()  # by hand: the uploader leaves an open dossier's files alone
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(server.url + "page/1.jpg", timeout=5)
+    assert gone.value.code == 404
+
+
 # -- the stand in a running gateway ----------------------------------------------------------------
 
 
@@ -142,11 +156,13 @@ def test_a_tag_on_the_stand_reader_and_the_pedal_digitize_a_page_on_the_gateway(
         wait_until(lambda: session.view.pages == 1, 30, "the pedal's page")
         view = json.load(urllib.request.urlopen(service.stands.station_urls()[0] + "view.json", timeout=5))
         assert view["dossier"] == dossier_code(3) and view["last"]["page"] == 1
+        assert set(service.uploads.in_use()) == {dossier_code(3)}, "the uploader leaves the open dossier's files"
         done = service.controller.pins.pin(site.copy_stands[0].done_pin)
         done.drive_low()
         done.drive_high()
         wait_until(lambda: session.view.dossier is None, 20, "the done button to close the session")
-        assert (site.pages_dir("gw-west") / dossier_code(3) / f"{dossier_code(3)}.pdf").exists()
+        assert not set(service.uploads.in_use())
+        wait_until(lambda: "manifest" in {q.kind for q in service.uploads.pending()}, 20, "the manifest queued")
     finally:
         stop.set()
         runner.join(30)

@@ -265,7 +265,12 @@ def save_page(
 
 
 def finish_dossier(root: Path, dossier: str) -> Path | None:
-    """Rebuild the dossier's PDF from its access copies in page order and record it in the manifest."""
+    """Rebuild the dossier's PDF from its access copies in page order and record it in the manifest.
+
+    For a batch corrected offline (`storeroom vision correct`), whose folder has every page. A copy stand's
+    gateway makes no PDF: it removes delivered access copies in time, and the dashboard makes the PDF from
+    its own copies of every page (dashboard/dossier_pdf.py).
+    """
     folder = root / check_dossier(dossier)
     manifest = load_manifest(folder, dossier)
     jpegs = [folder / p["files"]["access"]["path"] for p in sorted(manifest["pages"], key=lambda p: p["page"])]

@@ -94,8 +94,8 @@ def create_station(session: CopyStandSession, language: str = "zh_CN") -> Flask:
     def page_image(number: int) -> Response:
         current = session.view
         shot = next((s for s in current.recent if s.page == number), None)
-        if current.dossier is None or shot is None or not shot.access:
-            abort(404)
+        if current.dossier is None or shot is None or not shot.access or not Path(shot.access).is_file():
+            abort(404)  # the uploader keeps an open dossier's files; this guards a file removed by hand
         response = send_file(shot.access, mimetype="image/jpeg", max_age=0)
         response.headers["Cache-Control"] = "no-store"  # personal data: never kept by the kiosk's browser
         return response

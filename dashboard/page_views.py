@@ -210,13 +210,22 @@ def pdf(code: str) -> Response:
     the dashboard served PDFs before it made them, so dossiers scanned then keep theirs in any case.
     """
     code = _code(code)
-    listed, scan = _load(code)
-    made_of = dossier_pdf.contents(listed)
-    if made_of.complete:
+    for last_try in (False, True):
+        listed, scan = _load(code)
+        made_of = dossier_pdf.contents(listed)
+        if not made_of.complete:
+            break
         files = page_files()
         path = dossier_pdf.kept_pdf(files.root, code, made_of, files.path)
+        try:
+            response = send_file(path, mimetype="application/pdf", download_name=f"{code}.pdf", etag=made_of.key)
+        except FileNotFoundError:
+            # A retake arrived and another request made the new PDF, removing this one, in the instant since
+            # it was found: the pages as they are now, once more.
+            if last_try:
+                raise
+            continue
         audit("dossier_pdf_viewed", code, pages=len(made_of.pages), made_of=made_of.key)
-        response = send_file(path, mimetype="application/pdf", download_name=f"{code}.pdf", etag=made_of.key)
         response.headers["Cache-Control"] = "private, no-store"  # personal data: never kept in a cache
         return response
     if scan is not None and "pdf" in scan["files"] and scan["files"]["pdf"]["uploaded"]:

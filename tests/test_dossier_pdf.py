@@ -124,6 +124,25 @@ def test_the_same_pages_give_the_same_pdf_made_once(site, dashboard, client):
     assert (part.status_code, part.data) == (206, b"%PDF-")
 
 
+def test_a_pdf_removed_by_a_retakes_new_pdf_just_after_it_was_found_is_served_as_the_pages_are_now(
+    site, dashboard, client, monkeypatch
+):
+    found = []
+    real = dossier_pdf.kept_pdf
+
+    def kept_pdf(*args):
+        path = real(*args)
+        if not found:  # the first request's PDF goes, as another request's newer PDF would remove it
+            path.unlink()
+        found.append(path)
+        return path
+
+    monkeypatch.setattr(dossier_pdf, "kept_pdf", kept_pdf)
+    answer = client.get(PDF_URL)
+    assert answer.status_code == 200 and embedded(answer.data) == dashboard.access_copies(1, 2, 3)
+    assert len(found) == 2 and len(pdf_views(site)) == 1
+
+
 def test_two_archivists_asking_at_once_get_the_same_pdf_made_once(site, dashboard):
     def fetch(answers: list[bytes]) -> None:
         client = dashboard.server.app.test_client()

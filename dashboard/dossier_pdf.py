@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 UNUSED_DAYS = 30.0
 """A kept PDF not served for this long is removed (the next request makes it again from the pages)."""
 LOCK = ".lock"
-"""The file in a dossier's folder that one request holds while it makes the dossier's PDF."""
+"""The file in `<store>/pdfs/` that one request holds while it makes a PDF. One for all dossiers, not one
+each: img2pdf holds a dossier's pages in memory while it writes (about 300 MB for 300 pages), and two
+archivists opening two long dossiers at once must not need twice that on a small server."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,8 @@ def kept_pdf(root: Path, code: str, made_of: Contents, file_of: Callable[[str], 
     """The dossier's PDF of `made_of` under `root` (the page store), made now if it is not kept yet.
 
     `code` must be a checked dossier code (it names a folder); `made_of` complete; `file_of(sha256)` is
-    where the page store keeps a file. One request (of any process) makes a dossier's PDF at a time; another
-    asking meanwhile waits for it and serves the same file, so the pages are never in memory twice over.
+    where the page store keeps a file. One request (of any process) makes a PDF at a time (see LOCK); another
+    asking meanwhile waits for it, and serves the same file when it asked for the same pages.
     """
     if not made_of.complete:
         raise ValueError(f"{code}: pages {list(made_of.missing)} are not here; no PDF can be made")
@@ -84,7 +86,7 @@ def kept_pdf(root: Path, code: str, made_of: Contents, file_of: Callable[[str], 
         os.utime(path)  # served now: not unused
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / LOCK).open("a") as lock:
+    with (folder.parent / LOCK).open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.is_file():  # not made by the request this one waited for
             _make(path, code, made_of, file_of)

@@ -90,7 +90,7 @@ def pdf_views(site) -> list[dict]:
 
 
 def kept(site) -> list[Path]:
-    """The dossier's PDFs the dashboard keeps (beside them: the lock one request holds while it makes one)."""
+    """The dossier's PDFs the dashboard keeps."""
     return sorted((site.pages_store / "pdfs" / DOSSIER).glob("*.pdf"))
 
 
@@ -158,6 +158,38 @@ def test_two_archivists_asking_at_once_get_the_same_pdf_made_once(site, dashboar
     assert len(answers) == 2 and answers[0] == answers[1]
     assert embedded(answers[0]) == dashboard.access_copies(1, 2, 3)
     assert [p.name for p in kept(site)] == [f"{pdf_views(site)[0]['made_of']}.pdf"]
+
+
+def test_one_pdf_is_made_at_a_time_whatever_the_dossier(site, dashboard, client, monkeypatch):
+    """img2pdf holds a dossier's pages in memory while it writes: two long dossiers at once would need twice."""
+    making, most = [0], [0]
+    lock = threading.Lock()
+    real = dossier_pdf._make
+
+    def make(*args) -> None:
+        with lock:
+            making[0] += 1
+            most[0] = max(most[0], making[0])
+        try:
+            real(*args)
+        finally:
+            with lock:
+                making[0] -= 1
+
+    monkeypatch.setattr(dossier_pdf, "_make", make)
+    store = PageFiles(site.pages_store)
+    made_of = dossier_pdf.contents(client.get(f"/api/dossiers/{DOSSIER}/pages").json["pages"])
+    codes = ["A01-0001", "A01-0002", "A01-0003"]
+    threads = [
+        threading.Thread(target=dossier_pdf.kept_pdf, args=(site.pages_store, code, made_of, store.path))
+        for code in codes
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert most == [1]
+    assert all((site.pages_store / "pdfs" / code / f"{made_of.key}.pdf").is_file() for code in codes)
 
 
 def test_a_dossier_with_no_pages_has_no_pdf_and_says_so(site, dashboard, client):

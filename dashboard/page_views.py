@@ -228,13 +228,19 @@ def pdf(code: str) -> Response:
         audit("dossier_pdf_viewed", code, pages=len(made_of.pages), made_of=made_of.key)
         response.headers["Cache-Control"] = "private, no-store"  # personal data: never kept in a cache
         return response
-    if scan is not None and "pdf" in scan["files"] and scan["files"]["pdf"]["uploaded"]:
-        return _send(scan["files"]["pdf"], code, "dossier_pdf_viewed", pages=scan["pages"], made_by=scan["gateway"])
+    if scan is not None and (uploaded := _gateways_pdf(scan)) is not None:
+        return _send(uploaded, code, "dossier_pdf_viewed", pages=scan["pages"], made_by=scan["gateway"])
     if not made_of.pages:
         abort(404, description=_("%(code)s has no scanned pages, so there is no PDF of it.", code=code))
     waiting = ", ".join(str(n) for n in made_of.missing)
     why = _("The PDF is made once every page is here; still uploading: page %(pages)s.", pages=waiting)
     abort(404, description=why)
+
+
+def _gateways_pdf(scan: dict[str, Any]) -> dict[str, Any] | None:
+    """The PDF an older gateway made and uploaded with the dossier's scan, once it is here; else None."""
+    uploaded = scan["files"].get("pdf")
+    return uploaded if uploaded is not None and uploaded["uploaded"] else None
 
 
 def pdf_state(listed: list[dict[str, Any]], scan: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -244,9 +250,9 @@ def pdf_state(listed: list[dict[str, Any]], scan: dict[str, Any] | None) -> dict
         return None
     if made_of.complete:
         return {"pages": len(made_of.pages), "ready": True, "waiting": 0}
-    gateways = scan is not None and "pdf" in scan["files"] and scan["files"]["pdf"]["uploaded"]
-    pages = scan["pages"] if gateways and scan is not None else len(made_of.pages)
-    return {"pages": pages, "ready": gateways, "waiting": len(made_of.missing)}
+    if scan is not None and _gateways_pdf(scan) is not None:
+        return {"pages": scan["pages"], "ready": True, "waiting": len(made_of.missing)}
+    return {"pages": len(made_of.pages), "ready": False, "waiting": len(made_of.missing)}
 
 
 @bp.get("/api/dossiers/<code>/pages")

@@ -139,7 +139,7 @@ def flatten(image: np.ndarray, rows: int = 64, light: np.ndarray | None = None, 
     # Row y takes band y // GAIN_BLOCK's gain, sampled at the band's middle: the coarse map stretched to
     # every row on its own few columns (cheap), then the bands' middle rows stretched to the page's width.
     tall = cv2.resize(gain.astype(np.float32), (gain.shape[1], h), interpolation=cv2.INTER_LINEAR)
-    middles = np.minimum(np.arange(GAIN_BLOCK // 2, h + GAIN_BLOCK, GAIN_BLOCK), h - 1)[: -(-h // GAIN_BLOCK)]
+    middles = np.minimum(np.arange(0, h, GAIN_BLOCK) + GAIN_BLOCK // 2, h - 1)  # each band's middle row
     bands = cv2.resize(tall[middles], (w, len(middles)), interpolation=cv2.INTER_LINEAR)
     bands = bands.reshape(len(middles), w, -1)
     out = image if inplace else np.empty_like(image)

@@ -1,6 +1,6 @@
 """Cameras behind one interface, and the auto trigger: real OpenCV capture, a real folder, the simulated stand.
 
-picamera2 needs libcamera and a Pi camera and cannot run here; its backend is exercised on a Pi only.
+The Pi camera backend (picamera2) has its own file, tests/test_camera_picamera2.py, over a model of libcamera.
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@ picamera2 and libcamera come from Debian's packages (`python3-picamera2`), not f
 environment must see the system's packages (`--system-site-packages`, docs/DEPLOY.md). A session locks
 what the automatic controls settled on: exposure time, analogue gain and colour gains, and, on a camera
 with autofocus, focus after one autofocus cycle on the first page.
+
+Written for libcamera 0.5 (Raspberry Pi OS since 2025): a fixed exposure and gain need their modes set to
+manual, which picamera2 does when it is given an exposure time or a gain, and clears when it is given 0;
+`AeEnable` is accepted there and ignored. Every wait for a frame is bounded, so a camera whose frames stop
+(a ribbon cable working loose) is reported, not waited on for ever. The tests run this module on the real
+picamera2 package over a model of libcamera (vision/libcamera_model/).
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ import cv2
 import numpy as np
 
 from vision.camera import PREVIEW_WIDTH, CameraError
+
+FRAME_WAIT_S = 5.0
+"""How long a preview or the metadata may take: a camera running delivers a frame in well under a second."""
 
 LORES = (PREVIEW_WIDTH * 2, PREVIEW_WIDTH * 3 // 2)
 """The low-resolution stream the previews come from (YUV420, so both sides even)."""
@@ -56,15 +65,14 @@ class Picamera2Camera:
 
     def lock(self) -> dict[str, object]:
         cam = self._camera()
-        controls: dict[str, object] = {}
         if "AfMode" in cam.camera_controls:
-            cam.autofocus_cycle()
-        metadata = cam.capture_metadata()
-        controls.update(
-            AeEnable=False,
-            AwbEnable=False,
+            self._wait("an autofocus cycle", cam.autofocus_cycle, FRAME_WAIT_S)
+        metadata = self._wait("the exposure", cam.capture_metadata, FRAME_WAIT_S)
+        # An exposure time and a gain turn their modes to manual (picamera2 adds the mode controls).
+        controls: dict[str, object] = dict(
             ExposureTime=int(metadata["ExposureTime"]),
             AnalogueGain=float(metadata["AnalogueGain"]),
+            AwbEnable=False,
             ColourGains=tuple(metadata["ColourGains"]),
         )
         if "AfMode" in cam.camera_controls and "LensPosition" in metadata:
@@ -73,15 +81,25 @@ class Picamera2Camera:
         return controls
 
     def unlock(self) -> None:
-        if self._cam is not None:
-            self._cam.set_controls({"AeEnable": True, "AwbEnable": True})
+        if self._cam is not None:  # 0 hands exposure and gain back to the automatic controls
+            self._cam.set_controls({"ExposureTime": 0, "AnalogueGain": 0, "AwbEnable": True})
 
     def preview(self) -> np.ndarray:
-        yuv = self._camera().capture_array("lores")
+        yuv = self._wait("a preview", lambda wait: self._camera().capture_array("lores", wait=wait), FRAME_WAIT_S)
         return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
 
     def still(self, timeout_s: float = 10.0) -> np.ndarray | None:
-        return self._camera().capture_array("main")
+        return self._wait("a photo", lambda wait: self._camera().capture_array("main", wait=wait), timeout_s)
+
+    def _wait(self, what: str, call, timeout_s: float):  # picamera2's return types exist only on a Pi
+        """`call(wait=timeout_s)`, its timeout a CameraError; the job left waiting is cancelled."""
+        try:
+            return call(wait=timeout_s)
+        except TimeoutError as exc:
+            self._camera().cancel_all_and_flush()
+            raise CameraError(
+                f"camera {self.index} gave no frame for {what} within {timeout_s:g} s: is the ribbon cable seated?"
+            ) from exc
 
     def close(self) -> None:
         if self._cam is not None:

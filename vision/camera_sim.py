@@ -15,6 +15,13 @@ from vision.camera import PREVIEW_WIDTH
 from vision.standsim import StandScene, simulate
 
 
+def render_view(view: tuple[int, int | None, tuple[str, ...]], size: tuple[int, int], stand: str) -> np.ndarray:
+    """The photo of a `StandScene.view()` at `size`: what a correctly exposed, focused camera takes."""
+    placement, page_seed, faults = view
+    # The placement seeds where the page lies; the same page laid again lands elsewhere.
+    return simulate(seed=placement, size=size, faults=faults, stand=stand, page_seed=page_seed).image
+
+
 class SimulatedCamera:
     shoots_itself = False
 
@@ -38,9 +45,7 @@ class SimulatedCamera:
         self.locked = {}
 
     def _render(self, size: tuple[int, int]) -> np.ndarray:
-        placement, page_seed, faults = self.scene.view()
-        # The placement seeds where the page lies; the same page laid again lands elsewhere.
-        return simulate(seed=placement, size=size, faults=faults, stand=self.scene.stand, page_seed=page_seed).image
+        return render_view(self.scene.view(), size, self.scene.stand)
 
     def preview(self) -> np.ndarray:
         key = self.scene.view()

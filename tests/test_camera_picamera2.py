@@ -153,6 +153,18 @@ def test_with_no_camera_connected_opening_says_what_to_check():
         Picamera2Camera(SIZE).open()
 
 
+def test_a_camera_without_memory_for_its_buffers_says_so_and_can_be_opened_once_there_is(hq):
+    heap = hq.model.heap
+    capacity, heap.capacity = heap.capacity, heap.used + (8 << 20)  # less than a 2 MP photo (6 MB) and its raw (5)
+    try:
+        with pytest.raises(CameraError, match=r"no room for 1632x1224 frame buffers in the camera memory \(CMA\)"):
+            hq.backend.open()
+    finally:
+        heap.capacity = capacity
+    hq.backend.open()  # the failed attempt released the camera
+    assert hq.backend.still().shape == (SIZE[1], SIZE[0], 3)
+
+
 def test_a_camera_whose_frames_stop_is_reported_within_the_wait_and_recovers_when_they_come_back(hq):
     hq.backend.open()
     hq.backend.lock()

@@ -14,6 +14,8 @@ picamera2 package over a model of libcamera (vision/libcamera_model/).
 
 from __future__ import annotations
 
+import errno
+
 import cv2
 import numpy as np
 
@@ -46,16 +48,25 @@ class Picamera2Camera:
             ) from exc
         try:
             cam = Picamera2(self.index)
-            model = cam.camera_properties.get("Model", "?")
+        except (RuntimeError, IndexError, OSError) as exc:
+            raise CameraError(f"camera {self.index} cannot be started: is the ribbon cable seated? ({exc})") from exc
+        try:
             # RGB888 is laid out B, G, R in memory: what OpenCV calls BGR.
             config = cam.create_still_configuration(
                 main={"size": self.size, "format": "RGB888"}, lores={"size": LORES, "format": "YUV420"}, display=None
             )
             cam.configure(config)
             cam.start()
-        except (RuntimeError, IndexError, OSError) as exc:
-            raise CameraError(f"camera {self.index} cannot be started: is the ribbon cable seated? ({exc})") from exc
-        self.device = f"picamera2 {model}"
+        except (RuntimeError, OSError) as exc:
+            cam.close()  # released, so the next attempt can have it
+            w, h = self.size
+            if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
+                raise CameraError(
+                    f"camera {self.index}: no room for {w}x{h} frame buffers in the camera memory (CMA); "
+                    f"raise it as docs/DEPLOY.md says ({exc})"
+                ) from exc
+            raise CameraError(f"camera {self.index} cannot take {w}x{h} stills ({exc})") from exc
+        self.device = f"picamera2 {cam.camera_properties.get('Model', '?')}"
         self._cam = cam
 
     def _camera(self):  # picamera2's Picamera2 type exists only on a Pi: unannotated

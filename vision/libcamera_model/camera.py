@@ -33,7 +33,7 @@ from vision.libcamera_model.streams import (
     Stream,
     StreamConfiguration,
     StreamFormats,
-    _best_mode,
+    best_mode,
 )
 from vision.libcamera_model.values import (
     CONTROLS,
@@ -177,7 +177,7 @@ class Camera:
                 return -errno.EINVAL
             self._mode = fits[0]
         else:
-            self._mode = _best_mode(self.module, main.width, main.height)
+            self._mode = best_mode(self.module, main.width, main.height)
         self._streams = []
         for stream_config in config:
             stream_config.stream = Stream(stream_config)

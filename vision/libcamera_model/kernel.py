@@ -10,7 +10,8 @@ from types import ModuleType, SimpleNamespace
 # -- the kernel's DMA heap ---------------------------------------------------------------------------------
 
 
-def _memfd(name: str, length: int) -> int:
+def memfd(name: str, length: int) -> int:
+    """Memory a file descriptor names, as a dma-buf is: it maps the same (MAP_SHARED) in every mapping."""
     fd = os.memfd_create(name, os.MFD_CLOEXEC)
     os.ftruncate(fd, length)
     return fd
@@ -56,7 +57,7 @@ class DmaHeap:
         if fd in self.handles and request == kernel.DMA_HEAP_IOCTL_ALLOC:
             if self.used + arg.len > self.capacity:
                 raise OSError(12, "Cannot allocate memory")  # what the ioctl gives when the CMA is used up
-            arg.fd = _memfd("dmabuf", arg.len)
+            arg.fd = memfd("dmabuf", arg.len)
             self.buffers[arg.fd] = arg.len
             return 0
         if fd in self.buffers and request in (kernel.DMA_BUF_SET_NAME, kernel.DMA_BUF_IOCTL_SYNC):

@@ -74,15 +74,17 @@ def _align(value: int, to: int) -> int:
     return (value + to - 1) // to * to
 
 
-def _stride(fmt: str, width: int) -> int:
+def row_stride(fmt: str, width: int) -> int:
+    """Bytes from one row to the next, as the ISP (and Unicam, for raw) align them."""
     if fmt in PROCESSED:
         return _align(width, 64) if fmt == "YUV420" else _align(int(width * PROCESSED[fmt]), 32)
     bits = int(fmt.split("_")[0][-2:])
     return _align(width * bits // 8, 32)
 
 
-def _frame_size(fmt: str, width: int, height: int) -> int:
-    stride = _stride(fmt, width)
+def buffer_size(fmt: str, width: int, height: int) -> int:
+    """A frame's bytes: the rows, and for YUV420 the two quarter-size chroma planes after them."""
+    stride = row_stride(fmt, width)
     return stride * height * 3 // 2 if fmt == "YUV420" else stride * height
 
 

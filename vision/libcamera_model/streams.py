@@ -6,8 +6,8 @@ import enum
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from vision.libcamera_model.kernel import _memfd
-from vision.libcamera_model.sensors import ISP_MAX, ISP_MIN, PROCESSED, Mode, Module, _frame_size, _stride
+from vision.libcamera_model.kernel import memfd
+from vision.libcamera_model.sensors import ISP_MAX, ISP_MIN, PROCESSED, Mode, Module, buffer_size, row_stride
 from vision.libcamera_model.values import ColorSpace, ControlId, Orientation, PixelFormat, SensorConfiguration, Size
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class CameraConfiguration:
         for raw in raws:
             if str(raw.pixel_format) not in {m.format for m in module.modes}:
                 return self.Status.Invalid
-            mode = _best_mode(module, raw.size.width, raw.size.height, raw.pixel_format.name)
+            mode = best_mode(module, raw.size.width, raw.size.height, raw.pixel_format.name)
             if (raw.size.width, raw.size.height) != mode.size or str(raw.pixel_format) != mode.format:
                 raw.size, raw.pixel_format, adjusted = Size(*mode.size), PixelFormat(mode.format), True
         for i, stream in enumerate(processed):
@@ -124,15 +124,15 @@ class CameraConfiguration:
                 stream.size, adjusted = Size(w, h), True
         for stream in self._streams:
             fmt = str(stream.pixel_format)
-            stride = _stride(fmt, stream.size.width)
+            stride = row_stride(fmt, stream.size.width)
             if stream.stride and stream.stride != stride:
                 adjusted = True
-            stream.stride, stream.frame_size = stride, _frame_size(fmt, stream.size.width, stream.size.height)
+            stream.stride, stream.frame_size = stride, buffer_size(fmt, stream.size.width, stream.size.height)
             stream.buffer_count = max(1, stream.buffer_count)
         return self.Status.Adjusted if adjusted else self.Status.Valid
 
 
-def _best_mode(module: Module, width: int, height: int, fmt: str | None = None) -> Mode:
+def best_mode(module: Module, width: int, height: int, fmt: str | None = None) -> Mode:
     """The sensor mode for an output size, scored as libcamera's Raspberry Pi pipeline scores them."""
 
     def score(mode: Mode) -> float:
@@ -194,7 +194,7 @@ class FrameBufferAllocator:
         made = []
         for _ in range(config.buffer_count):
             plane = FrameBuffer.Plane()
-            plane.fd, plane.length = _memfd("libcamera", config.frame_size), config.frame_size
+            plane.fd, plane.length = memfd("libcamera", config.frame_size), config.frame_size
             made.append(FrameBuffer([plane]))
         self._buffers[stream] = made
         return len(made)

@@ -3,8 +3,11 @@
 The keeper lays the dossier's tag on the stand's reader: a session opens for that dossier (continuing
 its page numbers if it was digitized in part before). Each shot, on the pedal, on the station's button,
 by the auto trigger or as a tethered camera delivers it, is corrected and checked at once, written to
-the dossier's folder, and handed on for upload. The keeper sees the verdict on the station page within
-a moment. A shot that fails a check stays as its page but is marked for a retake: the next shot
+the dossier's folder, and handed on for upload. The keeper sees the verdict on the station page as soon as
+the checks are done, while the page's files are still being written (on a Pi's SD card that takes longer
+than the correction); the page counts once its files and its manifest entry are on the card. A page whose
+files cannot be written (a full or failing card) is not kept: the station says so and the next shot is
+that page again. A shot that fails a check stays as its page but is marked for a retake: the next shot
 replaces it unless the keeper keeps it. A shot with no page, or of the page just taken, is not a page.
 The session ends on the done button, the same tag laid again, or `idle_end_s` without a shot; then the
 dossier's manifest is handed on. The gateway makes no PDF: the dashboard makes it from the access copies of
@@ -61,7 +64,7 @@ class Shot:
     page: int
     ok: bool
     failed: dict[str, dict] = field(default_factory=dict)  # check name -> {value, limit, reason}
-    access: str = ""  # the access copy's path, for the station to show
+    access: str = ""  # the access copy's path, for the station to show; empty until the page's files are written
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,14 @@ class StationView:
     recent: tuple[Shot, ...] = ()
     retake: int | None = None
     """The page the next shot replaces (a failed one), if any."""
+    saving: int | None = None
+    """The page whose files are being written now. Its verdict is `last` already; it is not in `pages` or
+    `recent` until its files and manifest entry are on the card, and has no image to show before that."""
     notice: str = ""
     """Why the last shot was not a page, or what went wrong: a key the station translates."""
     notice_detail: str = ""
+    notice_page: int | None = None
+    """The page the notice is about, where it is about one (`not_kept`: the page that was not kept)."""
     waiting_for: str = ""
     camera: dict = field(default_factory=dict)
 
@@ -119,7 +127,7 @@ class CopyStandSession(Background):
         self._changed = threading.Condition(self._lock)
         self._last_shot_at = 0.0
         self._previous_hash: dict[int, np.ndarray] = {}
-        self.counts = {"pages": 0, "retakes": 0, "not_pages": 0, "camera_errors": 0, "disk_full": 0}
+        self.counts = {"pages": 0, "retakes": 0, "not_pages": 0, "not_kept": 0, "camera_errors": 0, "disk_full": 0}
 
     # -- what other threads call -------------------------------------------------------------
 
@@ -335,9 +343,10 @@ class CopyStandSession(Background):
         return correct(image, hints), page, started
 
     def _keep(self, result: Correction, page: int, started: float) -> None:
-        """Keep the corrected photo as page `page` of the open session: its files, the manifest, the station's
-        view. Runs on the stand's own thread right after `_correct`, so the session is the one the photo was
-        corrected for.
+        """Keep the corrected photo as page `page` of the open session: the verdict on the station, then its
+        files and the manifest, then the page in the count. Runs on the stand's own thread right after
+        `_correct`, so the session is the one the photo was corrected for; the next input (a shot, a retake,
+        the done button) waits for the files, so it sees the page counted or known not to be kept.
         """
         view = self.view
         code = view.dossier
@@ -363,27 +372,55 @@ class CopyStandSession(Background):
             "specks_removed": result.specks_removed,
             "ms": round((time.perf_counter() - started) * 1000, 1),
         }
-        files = outputs.save_page(
-            self.root, meta, result.master, result.qc, extra, result.bitonal, self.stand.master_format
-        )
+        # The verdict first, the moment the checks are done: writing the files (about 11 MB at 12 MP; an SD card
+        # writes some 10-40 MB/s) takes longer than correcting, and the keeper turns the page or lays it again on
+        # the verdict alone. The page is not counted, listed or shown until its files are written.
+        shot = Shot(page, not failed, failed)
+        self._update(last=shot, saving=page, notice="", notice_detail="", waiting_for="")
+        try:
+            files = outputs.save_page(
+                self.root, meta, result.master, result.qc, extra, result.bitonal, self.stand.master_format
+            )
+        except Exception as exc:  # a full or failing card, whatever the writer says: this page only is lost
+            self._not_kept(page, exc)
+            return
         self._previous_hash[page] = result.page_hash
         self.counts["retakes" if view.retake else "pages"] += 1
-        shot = Shot(page, not failed, failed, files["access"])
+        shot = replace(shot, access=files["access"])
         recent = (shot, *(s for s in view.recent if s.page != page))[:RECENT]
         self._update(
             pages=max(view.pages, page),
             last=shot,
             recent=recent,
             retake=page if failed else None,
-            notice="",
-            notice_detail="",
-            waiting_for="",
+            saving=None,
         )
-        # The verdict first: queueing waits for the page's files to reach the card (about 11 MB at 12 MP; an
-        # SD card writes some 10-40 MB/s), which the keeper need not wait for. The next shot does: same thread.
+        # Queueing waits for the page's files to reach the card, which the keeper need not wait for either; the
+        # next shot does (same thread).
         entry = next(p for p in outputs.load_manifest(self.root / code, code)["pages"] if p["page"] == page)
         if self.on_page is not None:
             self._hand_on(self.on_page, self.root, code, entry)
+
+    def _not_kept(self, page: int, exc: Exception) -> None:
+        """The files of `page` could not be written: the keeper is told to shoot it again; the session goes on.
+
+        The page is not counted, the numbering does not move on (the next shot is this page again, or replaces
+        it again when it was a retake), and `duplicate` is not checked against it. The verdict shown for it goes,
+        so nothing on the station says the page is there. The writer has removed its half-written file
+        (vision/outputs.py); a retaken page keeps its earlier files and manifest entry (but for its master, if
+        that was replaced before the access copy failed: the manifest, and what was uploaded, still name the
+        earlier one, and the uploader never removes a file whose hash differs, until the page is retaken).
+        """
+        self.counts["not_kept"] += 1
+        log.error(
+            "copy stand %s: page %d of %s NOT kept, its files could not be written: %s",
+            self.stand.id,
+            page,
+            self.view.dossier,
+            exc,
+            exc_info=not isinstance(exc, OSError),  # a card's trouble says itself; anything else is a bug to trace
+        )
+        self._update(last=None, saving=None, notice="not_kept", notice_detail=str(exc)[:200], notice_page=page)
 
     def _hand_on(self, to: Callable[..., None], *args: object) -> None:
         """Give the uploader a page or a dossier; its failure is logged and counted, never the session's.
@@ -398,6 +435,8 @@ class CopyStandSession(Background):
             log.exception("copy stand %s: could not queue %s for upload", self.stand.id, args[1:])
 
     def _update(self, **changes: object) -> None:
+        if "notice" in changes:  # a new notice (or none) is about the page it names, or about none
+            changes.setdefault("notice_page", None)
         with self._changed:
             self._view = replace(self._view, version=self._view.version + 1, **changes)
             self._changed.notify_all()

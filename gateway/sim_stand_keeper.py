@@ -76,6 +76,8 @@ class SimulatedStandKeeper(Background):
         after = self.session.wait_for_change(before.version, VERDICT_WAIT_S)
         while after.version != before.version and after.waiting_for and not self._stop.is_set():
             after = self.session.wait_for_change(after.version, VERDICT_WAIT_S)  # auto trigger: until it shoots
+        while after.saving and not self._stop.is_set():  # and its files: a page not kept is laid again
+            after = self.session.wait_for_change(after.version, VERDICT_WAIT_S)
         return after.last is not None and after.last is not before.last and after.last.ok and not after.retake
 
     def _digitize(self, n: int) -> None:

@@ -473,7 +473,8 @@ class PageUploads(Background):
     def prune_delivered(self, root: Path | None = None) -> list[Path]:
         """Remove from the gateway the files the dashboard has had long enough; their paths. Masters and
         bitonal copies (and an older gateway's PDFs) go `pages.keep_masters_days` after delivery, access
-        copies `pages.keep_access_days` after it.
+        copies `pages.keep_access_days` after it. An older gateway's PDF that the queue knows nothing of goes
+        `pages.keep_masters_days` after it was made (`_prune_old_pdfs`).
 
         Masters are most of a page's bytes (a 300 dpi colour TIFF or PNG is 10-30 MB, its access JPEG 1-2 MB),
         and a busy stand writes a gigabyte or two of access copies a day as well: kept for ever they fill a
@@ -518,8 +519,44 @@ class PageUploads(Background):
                 self._db.execute(
                     "DELETE FROM delivered WHERE sha256 = ? AND dossier = ? AND name = ?", (sha, dossier, name)
                 )
+        removed += self._prune_old_pdfs(root, now, open_now)
         if removed:
             log.info("removed %d file(s) the dashboard has had long enough", len(removed))
+        return removed
+
+    def _prune_old_pdfs(self, root: Path, now: float, open_now: set[str]) -> list[Path]:
+        """Remove the dossier PDFs an older gateway made (`<dossier>/<dossier>.pdf`) that no row of the queue
+        names, `pages.keep_masters_days` after they were written; their paths.
+
+        This gateway makes no PDF (the dashboard makes it from the pages' access copies), but one made by an
+        older version stays in the dossier's folder when the queue has no `delivered` row for it: delivered
+        before the queue recorded PDFs (its table was `delivered_masters` then), or never queued. It holds
+        nothing the access copies do not, and doubles what they take on the card. One still queued waits for
+        its delivery (then the rule above removes it), as does one with a `delivered` row; so does one whose
+        dossier is open at a stand. Without a delivery time, the file's own age stands in for it.
+        """
+        cutoff = now - self.settings.keep_masters_days * 86400
+        with self._lock:
+            named = set(self._db.execute("SELECT dossier, name FROM files UNION SELECT dossier, name FROM delivered"))
+        try:
+            folders = [folder for folder in root.iterdir() if (folder / "manifest.json").is_file()]
+        except FileNotFoundError:  # no stand has written a page here yet
+            return []
+        removed: list[Path] = []
+        for folder in folders:
+            pdf = folder / f"{folder.name}.pdf"
+            if folder.name in open_now or (folder.name, pdf.name) in named:
+                continue
+            try:
+                if pdf.stat().st_mtime > cutoff:
+                    continue
+                pdf.unlink()
+            except FileNotFoundError:  # the usual case: no PDF
+                continue
+            except OSError as exc:  # read-only: try again next time
+                log.error("cannot remove the older gateway's PDF %s: %s", pdf, exc)
+                continue
+            removed.append(pdf)
         return removed
 
     def _failed(self, item: Queued, error: str) -> None:

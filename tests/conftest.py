@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from hardware.broker import Broker, ensure_passwords
 from hardware.config import SiteConfig, load
-from tests.support import write_site
+from tests.support import SlowCard, write_site
 
 # Property tests check what comes out, never how fast: a loaded CI machine must not fail them on time.
 settings.register_profile("storeroom", deadline=None)
@@ -58,3 +58,11 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def slow_card(monkeypatch) -> Iterator[SlowCard]:
+    """Page files written only when the test lets them (`hold`, `release`); never left held after the test."""
+    card = SlowCard(monkeypatch)
+    yield card
+    card.release()

@@ -7,10 +7,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 from hardware.broker import free_port
 from hardware.config import SiteConfig, load
@@ -245,3 +248,40 @@ def start_demo(folder: Path, config_path: Path) -> RunningDemo:
         key, _, value = line.partition(": ")
         lines.setdefault(key, value.strip())
     return RunningDemo(process, lines, config_path)
+
+
+class SlowCard:
+    """vision.outputs writing a page's files only when the test lets it: a card that takes its time.
+
+    The real writer, held at a gate before it starts; `writing` is set once a page's files are due.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from vision import outputs  # here: most tests never write a page
+
+        self.writing = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        write_files = outputs.write_files
+
+        def held(*args: object, **kwargs: object) -> dict[str, Path]:
+            self.writing.set()
+            if not self._go.wait(180):
+                raise TimeoutError("the test never let the page's files be written")
+            return write_files(*args, **kwargs)
+
+        monkeypatch.setattr(outputs, "write_files", held)
+
+    def hold(self) -> None:
+        self.writing.clear()
+        self._go.clear()
+
+    def release(self) -> None:
+        self._go.set()
+
+
+def full_card(folder: Path, name: str) -> None:
+    """From now on writing `name` in `folder` fails as on a full card ([Errno 28] No space left on device): its
+    temporary file is a link to /dev/full. The writer removes its half-written file, the link with it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.part").symlink_to("/dev/full")

@@ -7,6 +7,7 @@ A6-sized pages (over 200 dpi, like a 12 MP photo of an A4 page, at a fraction of
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from gateway.copystand import CopyStandSession
 from hardware.clock import ManualClock
 from hardware.config import CopyStand
+from tests.support import full_card, wait_until
 from vision.camera_folder import WHOLE_AFTER_S, FolderCamera
 from vision.camera_sim import SimulatedCamera
 from vision.standsim import StandScene
@@ -268,3 +270,60 @@ def test_the_photo_is_let_go_once_corrected_before_the_page_files_are_written(tm
     view = stand.shoot(1)
     assert view.pages == 1 and view.notice == ""
     assert alive_when_handed_on == [False]  # the files were written without the 12 MP photo in memory
+
+
+def test_the_verdict_is_shown_while_the_pages_files_are_still_being_written(tmp_path, slow_card):
+    stand = Stand(tmp_path)
+    stand.session.start()
+    try:
+        stand.session.submit("tag", CODE)
+        slow_card.hold()
+        stand.scene.lay(1, ("finger",))
+        stand.session.submit("shoot")
+        view = wait_until(lambda: (v := stand.session.view).last and v, 120, "the verdict of page 1")
+        assert slow_card.writing.is_set(), "the files are still being written"
+        assert view.last.page == 1 and not view.last.ok and "hand" in view.last.failed  # the verdict as ever
+        assert view.saving == 1 and view.last.access == "", "no image to show yet"
+        assert view.pages == 0 and view.recent == (), "not counted before it is on the card"
+        assert not (tmp_path / CODE / "0001.jpg").exists() and stand.pages == []
+        slow_card.release()
+        view = wait_until(lambda: (v := stand.session.view).pages == 1 and v, 120, "page 1 written")
+        assert view.saving is None and view.retake == 1 and [s.page for s in view.recent] == [1]
+        assert view.last.access == str(tmp_path / CODE / "0001.jpg") and Path(view.last.access).is_file()
+        assert [p["page"] for p in manifest(tmp_path)["pages"]] == [1]
+        wait_until(lambda: stand.pages, 60, "page 1 handed on for upload")
+    finally:
+        slow_card.release()
+        stand.session.stop()
+
+
+def test_a_page_whose_files_cannot_be_written_is_not_kept_and_is_shot_again(stand, tmp_path, caplog):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    full_card(tmp_path / CODE, "0002.tif")
+    with caplog.at_level(logging.ERROR, "gateway.copystand"):
+        view = stand.shoot(2)
+    assert view.notice == "not_kept" and view.notice_page == 2 and "No space left on device" in view.notice_detail
+    assert view.last is None and view.saving is None, "no verdict left standing for a page that is not there"
+    assert view.pages == 1 and [s.page for s in view.recent] == [1] and view.retake is None
+    assert stand.session.counts["not_kept"] == 1 and stand.session.counts["pages"] == 1
+    assert f"page 2 of {CODE} NOT kept" in caplog.text
+    assert [p["page"] for p in manifest(tmp_path)["pages"]] == [1] and [p["page"] for p in stand.pages] == [1]
+    assert sorted(p.name for p in (tmp_path / CODE).iterdir()) == ["0001.jpg", "0001.tif", "manifest.json"]
+    view = stand.shoot(2)  # the same page again, on a card with room (the writer took the link away)
+    assert view.last.page == 2 and view.last.ok and view.pages == 2 and view.notice == ""
+    assert [p["page"] for p in manifest(tmp_path)["pages"]] == [1, 2] and [p["page"] for p in stand.pages] == [1, 2]
+
+
+def test_a_retake_that_cannot_be_written_leaves_the_page_as_it_was_to_be_retaken_again(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1, ("finger",))
+    before = manifest(tmp_path)["pages"]
+    full_card(tmp_path / CODE, "0001.tif")
+    view = stand.shoot(1)
+    assert view.notice == "not_kept" and view.notice_page == 1
+    assert view.retake == 1 and view.pages == 1 and not view.recent[0].ok, "page 1 as it was, still to be retaken"
+    assert manifest(tmp_path)["pages"] == before and stand.session.counts["retakes"] == 0
+    view = stand.shoot(1)
+    assert view.last.page == 1 and view.last.ok and view.retake is None and view.pages == 1
+    assert manifest(tmp_path)["pages"][0]["qc"]["ok"] and stand.session.counts["retakes"] == 1

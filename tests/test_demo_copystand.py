@@ -51,7 +51,9 @@ def scanned(demo) -> list[tuple[str, int]]:
 
 def test_the_simulated_keeper_digitizes_a_dossier_and_the_archivist_sees_its_pages(demo, chromium):
     station = demo.lines["Copy stand"].split()[0]
-    first = wait_until(lambda: view(station).get("last"), timeout=240, what="a first page on the station page")
+    first = wait_until(
+        lambda: (last := view(station).get("last")) and last["access"] and last, timeout=240, what="a first page kept"
+    )
     assert first["page"] == 1 and first["access"].endswith("0001.jpg")
     code, pages = wait_until(lambda: scanned(demo), timeout=300, what="a whole dossier at the dashboard")[0]
     assert pages >= 2

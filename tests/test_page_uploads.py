@@ -581,6 +581,34 @@ def test_a_pdf_an_older_gateway_made_and_delivered_leaves_it_with_the_masters(si
     uploads.close()
 
 
+def test_a_pdf_an_older_gateway_made_that_the_queue_knows_nothing_of_leaves_it_but_never_while_queued(
+    site, events, root
+):
+    pdf = outputs.finish_dossier(root, DOSSIER)  # made at a session's end, delivered before PDFs were recorded
+    assert pdf is not None
+    uploads = uploads_for(site, f"http://127.0.0.1:{free_port()}", events, keep_masters_days=7, keep_access_days=30)
+    assert uploads.prune_delivered(root) == [], "made today: kept as a delivered one would be"
+    week_ago = time.time() - 8 * 86400
+    os.utime(pdf, (week_ago, week_ago))
+    sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    with sqlite3.connect(uploads.path) as db:  # still queued, as an older gateway left its queue
+        db.execute(
+            "INSERT INTO files (sha256, bytes, name, dossier, page, kind, queued) VALUES (?, ?, ?, ?, NULL, 'pdf', ?)",
+            (sha, pdf.stat().st_size, pdf.name, DOSSIER, week_ago),
+        )
+    db.close()
+    assert uploads.prune_delivered(root) == [] and pdf.exists(), "never one still waiting for the dashboard"
+    with sqlite3.connect(uploads.path) as db:
+        db.execute("DELETE FROM files")
+    db.close()
+    uploads.in_use = lambda: {DOSSIER}
+    assert uploads.prune_delivered(root) == [] and pdf.exists(), "nor while the dossier is at a stand"
+    uploads.in_use = frozenset
+    assert uploads.prune_delivered(root) == [pdf] and not pdf.exists()
+    assert len(masters_of(root)) == len(access_of(root)) == 3, "the pages, never delivered, all stay"
+    uploads.close()
+
+
 def test_files_not_yet_at_the_dashboard_are_never_removed(site, events, root):
     nobody = f"http://127.0.0.1:{free_port()}"
     uploads = uploads_for(site, nobody, events, keep_masters_days=0, keep_access_days=0)

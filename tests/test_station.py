@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ from gateway.station import StationServer, create_station
 from hardware.config import load
 from rfid.keys import signing_key
 from rfid.sim_keeper import dossier_code, enrolled_card
-from tests.support import wait_until, write_site
+from tests.support import full_card, wait_until, write_site
 from tests.test_copystand import CODE, Stand
 
 
@@ -125,6 +126,73 @@ def test_a_page_whose_file_is_gone_is_not_found_rather_than_an_error(station, tm
     with pytest.raises(urllib.error.HTTPError) as gone:
         urllib.request.urlopen(server.url + "page/1.jpg", timeout=5)
     assert gone.value.code == 404
+
+
+def test_the_verdict_comes_before_the_pages_image_and_the_page_befores_image_is_not_shown_meanwhile(
+    page, station, slow_card
+):
+    stand, _ = station
+    stand.session.submit("tag", CODE)
+    stand.scene.lay(1)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=pages]")).to_have_text("1", timeout=120_000)
+    expect(page.locator("img[data-field=image]")).to_be_visible()
+    slow_card.hold()
+    stand.scene.lay(2)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 2 页: 合格", timeout=120_000)
+    assert slow_card.writing.is_set(), "page 2's files are still being written"
+    expect(page.locator("[data-field=saving]")).to_have_text("正在保存第 2 页…")
+    expect(page.locator("img[data-field=image]")).to_be_hidden()  # page 1's image is not page 2's
+    expect(page.locator("[data-field=pages]")).to_have_text("1")
+    slow_card.release()
+    expect(page.locator("[data-field=pages]")).to_have_text("2", timeout=120_000)
+    expect(page.locator("[data-field=saving]")).to_have_text("")
+    image = page.locator("img[data-field=image]")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("src", re.compile(r"^page/2\.jpg"))
+    expect(image).to_have_js_property("complete", True)
+    assert image.evaluate("img => img.naturalWidth") > 500
+
+
+def test_a_retaken_page_is_not_served_as_its_earlier_shot_while_it_is_written(station, slow_card):
+    stand, server = station
+    stand.session.submit("tag", CODE)
+    stand.scene.lay(1, ("finger",))
+    stand.session.submit("shoot")
+    wait_until(lambda: stand.session.view.pages == 1, 120, "page 1, to be retaken")
+    slow_card.hold()
+    stand.scene.lay(1)
+    stand.session.submit("shoot")
+    wait_until(slow_card.writing.is_set, 120, "the retake's files being written")
+    with pytest.raises(urllib.error.HTTPError) as not_yet:
+        urllib.request.urlopen(server.url + "page/1.jpg", timeout=5)
+    assert not_yet.value.code == 404
+    slow_card.release()
+    wait_until(lambda: stand.session.view.retake is None, 120, "the retake written")
+    with urllib.request.urlopen(server.url + "page/1.jpg", timeout=5) as shown:
+        assert shown.read() == (stand.session.root / CODE / "0001.jpg").read_bytes()
+
+
+def test_a_page_that_could_not_be_written_is_named_not_kept_and_shot_again(page, station, tmp_path):
+    stand, _ = station
+    stand.session.submit("tag", CODE)
+    stand.scene.lay(1)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=pages]")).to_have_text("1", timeout=120_000)
+    full_card(tmp_path / CODE, "0002.tif")
+    stand.scene.lay(2)
+    page.get_by_role("button", name="拍摄本页").click()
+    notice = page.locator("[data-field=notice]")
+    expect(notice).to_contain_text("第 2 页未能保存：请重拍此页。文件无法写入", timeout=120_000)
+    expect(notice).to_contain_text("No space left on device")
+    expect(page.locator("[data-field=verdict]")).to_have_text("")
+    expect(page.locator("img[data-field=image]")).to_be_hidden()
+    expect(page.locator("[data-field=pages]")).to_have_text("1")
+    page.get_by_role("button", name="拍摄本页").click()  # page 2 again, and the card has room now
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 2 页: 合格", timeout=120_000)
+    expect(page.locator("[data-field=pages]")).to_have_text("2", timeout=120_000)
+    expect(notice).to_have_text("")
 
 
 # -- the stand in a running gateway ----------------------------------------------------------------

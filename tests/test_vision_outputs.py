@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import subprocess
@@ -59,6 +60,17 @@ def test_the_master_and_access_copy_are_the_same_page(page, tmp_path):
         a = np.asarray(master).astype(int)
         b = np.asarray(access).astype(int)
     assert a.shape == b.shape and np.abs(a - b).mean() < 4  # JPEG at quality 85, in the same channel order
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("tiff", "tif"), ("png", "png")])
+def test_a_page_that_cannot_be_written_leaves_no_half_written_file_behind(fmt, suffix, page, tmp_path):
+    folder = tmp_path / META.dossier
+    folder.mkdir()
+    (folder / f"0012.{suffix}.part").symlink_to("/dev/full")  # the card is full: every write fails with ENOSPC
+    with pytest.raises(OSError) as full:
+        outputs.save_page(tmp_path, META, page, {"ok": True}, fmt=fmt)
+    assert full.value.errno == errno.ENOSPC
+    assert list(folder.iterdir()) == [], "no half-written master filling the card, no manifest naming the page"
 
 
 def test_without_imagecodecs_the_tiff_master_is_still_written_and_lossless(page, tmp_path):

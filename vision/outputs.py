@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,8 +65,19 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _atomic(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path` to write the file under: renamed to `path` once it is whole, so a crash
+    never leaves half a file under the real name; removed if writing fails, so a card that ran full is not
+    left fuller by half a 10 MB master."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        yield tmp
+    except BaseException:
+        with suppress(OSError):  # e.g. the name is taken by a directory: the write's own error says more
+            tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
 
 
 def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> Path:
@@ -79,31 +92,30 @@ def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "ti
     if fmt not in MASTER_FORMATS:
         raise ValueError(f"master format {fmt!r}: one of {MASTER_FORMATS}")
     path = folder / f"{stem(meta)}.{'tif' if fmt == 'tiff' else 'png'}"
-    tmp = _atomic(path)
     rgb = _rgb(image)
-    if fmt == "png":
-        Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
-    else:
-        xmp = _xmp(meta)
-        tifffile.imwrite(
-            tmp,
-            rgb,
-            photometric="minisblack" if rgb.ndim == 2 else "rgb",
-            compression="adobe_deflate",
-            compressionargs={"level": TIFF_DEFLATE_LEVEL},
-            resolution=(meta.dpi, meta.dpi),
-            resolutionunit="INCH",
-            software="storeroom vision",
-            datetime=datetime.fromisoformat(meta.captured).strftime("%Y:%m:%d %H:%M:%S"),
-            extratags=[
-                (269, "s", 0, _ascii(meta.dossier), True),  # DocumentName
-                (297, "H", 2, (meta.page, 0), True),  # PageNumber
-                (700, "B", len(xmp), xmp, True),  # XMP, as in the access copy: UTF-8, any script
-            ],
-            metadata=None,  # no tifffile JSON in ImageDescription
-            maxworkers=1,
-        )
-    os.replace(tmp, path)
+    with _atomic(path) as tmp:
+        if fmt == "png":
+            Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
+        else:
+            xmp = _xmp(meta)
+            tifffile.imwrite(
+                tmp,
+                rgb,
+                photometric="minisblack" if rgb.ndim == 2 else "rgb",
+                compression="adobe_deflate",
+                compressionargs={"level": TIFF_DEFLATE_LEVEL},
+                resolution=(meta.dpi, meta.dpi),
+                resolutionunit="INCH",
+                software="storeroom vision",
+                datetime=datetime.fromisoformat(meta.captured).strftime("%Y:%m:%d %H:%M:%S"),
+                extratags=[
+                    (269, "s", 0, _ascii(meta.dossier), True),  # DocumentName
+                    (297, "H", 2, (meta.page, 0), True),  # PageNumber
+                    (700, "B", len(xmp), xmp, True),  # XMP, as in the access copy: UTF-8, any script
+                ],
+                metadata=None,  # no tifffile JSON in ImageDescription
+                maxworkers=1,
+            )
     return path
 
 
@@ -157,12 +169,11 @@ def write_access(folder: Path, image: np.ndarray, meta: PageMeta, quality: int =
     page into its own 4-byte pixels).
     """
     path = folder / f"{stem(meta)}.jpg"
-    tmp = _atomic(path)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError(f"the page could not be encoded as JPEG: {image.shape} {image.dtype}")
-    tmp.write_bytes(_described(encoded.tobytes(), meta))
-    os.replace(tmp, path)
+    with _atomic(path) as tmp:
+        tmp.write_bytes(_described(encoded.tobytes(), meta))
     return path
 
 
@@ -188,18 +199,16 @@ def _described(jpeg: bytes, meta: PageMeta) -> bytes:
 
 def write_bitonal(folder: Path, image: np.ndarray, meta: PageMeta) -> Path:
     path = folder / f"{stem(meta)}.ocr.png"
-    tmp = _atomic(path)
-    Image.fromarray(image).convert("1").save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi))
-    os.replace(tmp, path)
+    with _atomic(path) as tmp:
+        Image.fromarray(image).convert("1").save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi))
     return path
 
 
 def write_pdf(folder: Path, dossier: str, jpegs: list[Path]) -> Path:
     """One PDF per dossier from the access JPEGs, embedded as they are (img2pdf does not re-encode)."""
     path = folder / f"{dossier}.pdf"
-    tmp = _atomic(path)
-    tmp.write_bytes(img2pdf.convert([str(p) for p in jpegs]))
-    os.replace(tmp, path)
+    with _atomic(path) as tmp:
+        tmp.write_bytes(img2pdf.convert([str(p) for p in jpegs]))
     return path
 
 
@@ -214,9 +223,8 @@ def save_manifest(folder: Path, manifest: dict) -> Path:
     """Pages in page order; written to a temporary name then renamed, so a crash never leaves half a file."""
     manifest["pages"].sort(key=lambda p: p["page"])
     path = folder / "manifest.json"
-    tmp = _atomic(path)
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 

@@ -2,8 +2,11 @@
 
 It shows the open dossier, its page count, the last corrected page large and the verdict with its
 reasons, in the site's language; bad pages are retaken in place from here. The page long-polls
-`/view.json`, so a verdict appears the moment the page is written, and keeps going after the gateway
-restarts. It only ever shows pages of the dossier being digitized now: it is not a viewer of the archive.
+`/view.json`, so a verdict appears the moment the page's checks are done, while its files are still being
+written; the page's image follows once its access copy is on the card, and the page count moves on with it.
+A page whose files could not be written is named as not kept, to be shot again. The page keeps going after
+the gateway restarts. It only ever shows pages of the dossier being digitized now: it is not a viewer of
+the archive.
 
 Served on the gateway (default 127.0.0.1:8090, the kiosk browser on the same Pi). Changing requests need
 the page's token in a header, which a page from anywhere else cannot read: no other site can press the
@@ -53,6 +56,7 @@ MESSAGES = {
     "bad_tag": N_("This tag is not a valid dossier tag"),
     "error": N_("Something went wrong; the stand goes on"),
     "disk_full": N_("The gateway's disk is full: no page can be kept until space is freed"),
+    "not_kept": N_("Page {n} was NOT kept: shoot it again. Its files could not be written"),
     "stillness": N_("Waiting for the page to lie still"),
     "motion": N_("Turn the page"),
     "page": N_("Waiting for a whole page"),
@@ -96,6 +100,8 @@ def create_station(session: CopyStandSession, language: str = "zh_CN") -> Flask:
         shot = next((s for s in current.recent if s.page == number), None)
         if current.dossier is None or shot is None or not shot.access or not Path(shot.access).is_file():
             abort(404)  # the uploader keeps an open dossier's files; this guards a file removed by hand
+        if current.saving == number:
+            abort(404)  # a retake being written: its earlier file is not the page the verdict is about
         response = send_file(shot.access, mimetype="image/jpeg", max_age=0)
         response.headers["Cache-Control"] = "no-store"  # personal data: never kept by the kiosk's browser
         return response

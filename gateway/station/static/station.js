@@ -23,9 +23,12 @@ function reasons(shot) {
 function draw(view) {
   field("dossier").textContent = view.dossier || strings.none;
   field("pages").textContent = view.pages;
-  field("notice").textContent = view.notice ? messages[view.notice] || view.notice : "";
-  // The detail is shown where it is the keeper's to read: what went wrong, and which dossier was closed.
-  if (view.notice_detail && (view.notice === "error" || view.notice === "session_ended")) {
+  const notice = view.notice ? messages[view.notice] || view.notice : "";
+  field("notice").textContent = notice.replace("{n}", view.notice_page);
+  field("notice").classList.toggle("urgent", view.notice === "not_kept");
+  // The detail is shown where it is the keeper's to read: what went wrong, which dossier was closed, why a
+  // page was not kept.
+  if (view.notice_detail && ["error", "session_ended", "not_kept"].includes(view.notice)) {
     field("notice").textContent += `: ${view.notice_detail}`;
   }
   // Shooting and ending need an open dossier: a session starts only at the stand's reader.
@@ -47,12 +50,20 @@ function draw(view) {
       item.textContent = text;
       list.append(item);
     }
-    image.src = `page/${shot.page}.jpg?v=${view.version}`;
-    image.hidden = false;
+    // The verdict comes before the page's files are written; its image once they are. Until then no image
+    // at all: the one before would be another page's, or a retaken page's earlier shot.
+    if (shot.access) {
+      image.src = `page/${shot.page}.jpg?v=${view.version}`;
+      image.hidden = false;
+    } else {
+      image.hidden = true;
+      image.removeAttribute("src");
+    }
   } else {
     field("verdict").textContent = "";
     image.hidden = true;
   }
+  field("saving").textContent = view.dossier && view.saving ? numbered("saving", view.saving) : "";
   const recent = field("recent");
   recent.replaceChildren();
   for (const shot of view.dossier ? view.recent : []) {

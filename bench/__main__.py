@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import doors, dossier_pdf, outbox, rfid, search, uploads, vision
+from bench import doors, dossier_pdf, outbox, page_hash, rfid, search, uploads, vision
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "rfid": rfid.run,
     "uploads": uploads.run,
     "vision": vision.run,
+    "page_hash": page_hash.run,
     "search": search.run,
     "doors": doors.run,
     "dossier_pdf": dossier_pdf.run,

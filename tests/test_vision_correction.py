@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -72,6 +74,22 @@ def test_the_same_page_twice_is_a_duplicate_and_the_next_page_is_not():
     other = correct(simulate(43, page_seed=8).image, Hints(**{**HINTS.__dict__, "previous_hash": first.page_hash}))
     assert not again.qc["checks"]["duplicate"]["ok"]
     assert other.qc["checks"]["duplicate"]["ok"]
+
+
+def test_two_different_pages_of_one_form_are_not_taken_for_the_same_page_shot_twice():
+    """Pages 30 and 52 share a layout: a coarser hash held them 16 bits of 255 apart, within its limit of 20."""
+    hints = Hints(page_size="A6")
+    first = correct(simulate(30, size=(2400, 1800), page_seed=30).image, hints)
+    second = correct(simulate(52, size=(2400, 1800), page_seed=52).image, replace(hints, previous_hash=first.page_hash))
+    verdict = second.qc["checks"]["duplicate"]
+    assert verdict["ok"] and verdict["value"] > 2 * verdict["limit"], verdict
+
+
+def test_a_page_hash_survives_the_manifest_and_an_older_versions_hash_is_not_compared():
+    digest = correct(simulate(41, page_seed=7).image, HINTS).page_hash
+    assert np.array_equal(quality.hash_from_hex(quality.hash_hex(digest)), digest)
+    assert quality.hash_from_hex("ab" * 32) is None  # 255 bits: an older version's hash
+    assert quality.hash_from_hex(None) is None
 
 
 def test_low_resolution_is_reported_against_the_archival_minimum():

@@ -115,8 +115,7 @@ def correct_command(
     manifest = outputs.load_manifest(out / dossier, dossier)
     pages = manifest["pages"]
     number = first_page or (max((p["page"] for p in pages), default=0) + 1)
-    previous = bytes.fromhex(pages[-1]["phash"]) if pages and pages[-1].get("phash") else None
-    prev_hash = np.unpackbits(np.frombuffer(previous, np.uint8))[:255].astype(bool) if previous else None
+    prev_hash = quality.hash_from_hex(pages[-1].get("phash")) if pages else None
     limits = quality.Limits(resolution_dpi=min_dpi)
     failed = 0
     wrote = False
@@ -149,7 +148,7 @@ def correct_command(
                     "page_quad": result.page_quad,
                     "skew_deg": result.skew_deg,
                     "native_dpi": result.native_dpi,
-                    "phash": np.packbits(result.page_hash).tobytes().hex(),
+                    "phash": quality.hash_hex(result.page_hash),
                 }
                 files = outputs.save_page(out, meta, result.master, result.qc, extra, result.bitonal, master_format)
                 files["manifest"] = str(out / dossier / "manifest.json")

@@ -52,6 +52,10 @@ TEXTS: dict[str, str] = {
     "page_file_damaged:manifest": N_(
         "Gateway %(gateway)s: the manifest of %(dossier)s is damaged on its disk and cannot be sent"
     ),
+    "page_not_kept": N_(
+        "Copy stand %(device)s: page %(page)s of %(dossier)s was not kept, its files could not be written; "
+        "check the gateway's SD card"
+    ),
     # loans (gateway/loans.py)
     "dossier_checked_out": N_("%(code)s checked out to %(borrower)s at %(reader)s (loan %(loan)s)"),
     "dossier_returned": N_("%(code)s returned at %(reader)s (loan %(loan)s)"),

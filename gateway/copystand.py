@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gateway.alarms import Alarms
 from hardware.background import Background
 from hardware.clock import Clock
 from hardware.config import CopyStand
@@ -117,6 +118,8 @@ class CopyStandSession(Background):
         self.root = root
         self.clock = clock
         self.event = event
+        self._alarms = Alarms(event, clock.monotonic)
+        """`page_not_kept`, raised when a page's files cannot be written, cleared by the next page kept."""
         self.on_page = on_page
         self.on_end = on_end
         self.room_for_pages = room_for_pages
@@ -386,6 +389,13 @@ class CopyStandSession(Background):
             return
         self._previous_hash[page] = result.page_hash
         self.counts["retakes" if view.retake else "pages"] += 1
+        self._alarms.set(
+            "page_not_kept",
+            False,
+            device=self.stand.id,
+            cleared_message=f"copy stand {self.stand.id}: pages are kept again (page {page} of {code})",
+            data={"stand": self.stand.id, "dossier": code, "page": page},
+        )
         shot = replace(shot, access=files["access"])
         recent = (shot, *(s for s in view.recent if s.page != page))[:RECENT]
         self._update(
@@ -421,6 +431,18 @@ class CopyStandSession(Background):
             exc_info=not isinstance(exc, OSError),  # a card's trouble says itself; anything else is a bug to trace
         )
         self._update(last=None, saving=None, notice="not_kept", notice_detail=str(exc)[:200], notice_page=page)
+        # The keeper sees it on the station; whoever looks after the gateway sees it on the dashboard, once for
+        # a run of such pages: a card that fails one page's files usually fails the next.
+        dossier = self.view.dossier
+        self._alarms.set(
+            "page_not_kept",
+            True,
+            device=self.stand.id,
+            severity="warning",
+            message=f"copy stand {self.stand.id}: page {page} of {dossier} NOT kept, its files could not be written "
+            f"({exc})"[:500],
+            data={"stand": self.stand.id, "dossier": dossier, "page": page, "error": str(exc)[:200]},
+        )
 
     def _hand_on(self, to: Callable[..., None], *args: object) -> None:
         """Give the uploader a page or a dossier; its failure is logged and counted, never the session's.

@@ -315,6 +315,27 @@ def test_a_page_whose_files_cannot_be_written_is_not_kept_and_is_shot_again(stan
     assert [p["page"] for p in manifest(tmp_path)["pages"]] == [1, 2] and [p["page"] for p in stand.pages] == [1, 2]
 
 
+def test_pages_not_kept_raise_one_warning_for_the_dashboard_cleared_by_the_next_page_kept(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    full_card(tmp_path / CODE, "0002.tif")
+    stand.shoot(2)
+    full_card(tmp_path / CODE, "0002.tif")
+    stand.shoot(2)  # the card fails again: still the one warning
+    stand.shoot(2)
+    alerts = [e for e in stand.events if e["kind"] == "page_not_kept"]
+    assert [(e["severity"], e["data"].get("cleared", False)) for e in alerts] == [("warning", False), ("info", True)]
+    raised, cleared = alerts
+    assert raised["device"] == "stand" and raised["data"] | {"error": ""} == {
+        "stand": "stand",
+        "dossier": CODE,
+        "page": 2,
+        "error": "",
+    }
+    assert "No space left on device" in raised["data"]["error"] and "NOT kept" in raised["message"]
+    assert cleared["device"] == "stand" and cleared["data"]["page"] == 2
+
+
 def test_a_retake_that_cannot_be_written_leaves_the_page_as_it_was_to_be_retaken_again(stand, tmp_path):
     stand.session.handle("tag", CODE)
     stand.shoot(1, ("finger",))

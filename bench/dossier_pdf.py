@@ -1,11 +1,13 @@
 """What the dashboard's dossier PDF costs: memory and time to make it from the pages' access copies.
 
-A personnel dossier may have 300 pages; an access JPEG of a 300 dpi A4 page is about 1 MB. The dashboard
-makes the PDF with `dashboard.dossier_pdf.kept_pdf` (img2pdf's own engine, written to a file as it goes).
+A personnel dossier may have 300 pages; an access JPEG of a 300 dpi A4 page is 1-2 MB. The dashboard
+makes the PDF with `dashboard.dossier_pdf.kept_pdf`, which writes it one page at a time (dashboard/jpeg_pdf.py).
 Peers, each making the same PDF from the same files:
 
+- `img2pdf`: img2pdf's own engine written to a file, how the dashboard made it before: every page's JPEG
+  in memory until the PDF is written;
 - `to_bytes`: `img2pdf.convert` returning the PDF as bytes, then written out (how vision/outputs.py's
-  `write_pdf` does it on the gateway): the PDF is in memory as the pages read and again as one string;
+  `write_pdf` does it for the CLI): the PDF is in memory as the pages read and again as one string;
 - `pikepdf`: img2pdf's default engine when pikepdf is installed, written to a file.
 
 Each run is a fresh process; the measure is its peak resident size (Linux's VmHWM, reset once everything
@@ -45,6 +47,9 @@ out.parent.mkdir(exist_ok=True)
 if how == "ours":
     contents = dossier_pdf.Contents(tuple(range(1, len(jpegs) + 1)), tuple(p.name for p in jpegs), ())
     out = dossier_pdf.kept_pdf(folder / "out", "BENCH-0001", contents, lambda name: folder / name)
+elif how == "img2pdf":
+    with out.open("wb") as f:
+        img2pdf.convert([str(p) for p in jpegs], outputstream=f, engine=img2pdf.Engine.internal)
 elif how == "to_bytes":
     out.write_bytes(img2pdf.convert([str(p) for p in jpegs]))
 else:
@@ -85,17 +90,17 @@ def run() -> dict:
         folder = Path(tmp)
         jpeg_mb = _jpegs(folder)
         result: dict = {"pages": PAGES, "jpeg_mb": round(jpeg_mb, 1)}
-        for how in ("ours", "to_bytes", "pikepdf"):
+        for how in ("ours", "img2pdf", "to_bytes", "pikepdf"):
             m = _measure(how, folder)
             extra = m["peak_mb"] - m["idle_mb"]
             result[how] = {
                 "seconds": round(m["s"], 2),
                 "pdf_mb": round(m["pdf_mb"], 1),
                 "extra_mb": round(extra, 1),
-                "vs_jpeg": round(extra / jpeg_mb, 2),
+                "vs_jpeg": round(extra / jpeg_mb, 3),
             }
-        for peer in ("to_bytes", "pikepdf"):
-            result[f"memory_vs_{peer}"] = round(result["ours"]["extra_mb"] / result[peer]["extra_mb"], 2)
+        for peer in ("img2pdf", "to_bytes", "pikepdf"):
+            result[f"memory_vs_{peer}"] = round(result["ours"]["extra_mb"] / result[peer]["extra_mb"], 3)
         return result
 
 

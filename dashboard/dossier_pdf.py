@@ -3,16 +3,16 @@
 Every page's access JPEG reaches the dashboard on its own (dashboard/page_files.py), so the dashboard can
 always put the whole dossier together, however many copy-stand sessions its pages came from and whatever
 the gateways still keep on their disks (they remove delivered files in time: gateway/uploads.py). The
-JPEGs go into the PDF as they are (img2pdf embeds them, no re-encoding), so a page in the PDF is the very
-file whose SHA-256 the gateway's manifest records.
+JPEGs go into the PDF as they are (dashboard/jpeg_pdf.py embeds them, no re-encoding), so a page in the PDF is
+the very file whose SHA-256 the gateway's manifest records.
 
 The PDF is kept, not made for every request: a 300-page dossier is about 300 MB, which takes seconds to
 write, and a browser's PDF viewer asks for it again in ranges as the reader scrolls. It is kept under
 `<pages.store_dir>/pdfs/<dossier code>/<key>.pdf`, where the key is the SHA-256 of the page numbers and
 their access copies' hashes: a retake or a continued session gives a new key and so a new PDF (the old one
 is removed then), while the same pages always give the same file. It is written to a temporary name and
-renamed, streamed to disk by img2pdf (each page is in memory once while it is written, never the whole PDF
-twice), and served from the file. A kept PDF nobody has asked for in UNUSED_DAYS is removed when another
+renamed, written one page at a time (one page's JPEG in memory, whatever the dossier's length), and served
+from the file. A kept PDF nobody has asked for in UNUSED_DAYS is removed when another
 PDF is made: it can always be made again.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import img2pdf
+from dashboard import jpeg_pdf
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ UNUSED_DAYS = 30.0
 """A kept PDF not served for this long is removed (the next request makes it again from the pages)."""
 LOCK = ".lock"
 """The file in `<store>/pdfs/` that one request holds while it makes a PDF. One for all dossiers, not one
-each: img2pdf holds a dossier's pages in memory while it writes (about 300 MB for 300 pages), and two
-archivists opening two long dossiers at once must not need twice that on a small server."""
+each: making one reads and writes the dossier's whole size (600 MB for 300 pages of 2 MB), and two at once
+would share the disk between them and the archivists' other requests."""
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,8 @@ def _make(path: Path, code: str, made_of: Contents, file_of: Callable[[str], Pat
     fd, part = tempfile.mkstemp(dir=folder, prefix=".", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            img2pdf.convert(
-                [str(file_of(sha)) for sha in made_of.access],
-                outputstream=out,
-                engine=img2pdf.Engine.internal,  # pure Python: writes each object to the file as it goes
-                title=code,
-                producer="storeroom dashboard",
-                nodate=True,  # the same pages give the same bytes
-            )
+            pages = (file_of(sha) for sha in made_of.access)
+            jpeg_pdf.write(out, pages, len(made_of.access), title=code, producer="storeroom dashboard")
         os.replace(part, path)
     finally:
         Path(part).unlink(missing_ok=True)

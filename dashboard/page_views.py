@@ -112,7 +112,7 @@ def thumbnail(files: PageFiles, sha: str) -> str | None:
         return None
     path = files.thumb_path(sha)
     if not path.exists():
-        from PIL import Image  # only here: the rest of the dashboard has no use for it
+        from PIL import Image  # here and in jpeg_pdf.py only
 
         try:
             with Image.open(files.path(sha)) as image:

@@ -165,6 +165,19 @@ def test_a_camera_without_memory_for_its_buffers_says_so_and_can_be_opened_once_
     assert hq.backend.still().shape == (SIZE[1], SIZE[0], 3)
 
 
+def test_a_still_asked_for_at_once_is_a_photo_or_a_camera_error_never_picamera2s_pending_job(hq):
+    hq.backend.open()
+    hq.backend.lock()
+    for _ in range(3):
+        try:
+            photo = hq.backend.still(0)
+        except CameraError as exc:
+            assert "gave no frame for a photo" in str(exc)
+        else:
+            assert isinstance(photo, np.ndarray) and photo.shape == (SIZE[1], SIZE[0], 3)
+    assert hq.backend.still().shape == (SIZE[1], SIZE[0], 3)  # nothing left pending in the way
+
+
 def test_a_camera_whose_frames_stop_is_reported_within_the_wait_and_recovers_when_they_come_back(hq):
     hq.backend.open()
     hq.backend.lock()

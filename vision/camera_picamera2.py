@@ -103,9 +103,13 @@ class Picamera2Camera:
         return self._wait("a photo", lambda wait: self._camera().capture_array("main", wait=wait), timeout_s)
 
     def _wait(self, what: str, call, timeout_s: float):  # picamera2's return types exist only on a Pi
-        """`call(wait=timeout_s)`, its timeout a CameraError; the job left waiting is cancelled."""
+        """`call(wait=timeout_s)`, its timeout a CameraError; the job left waiting is cancelled.
+
+        picamera2 takes `wait=0` (falsy) as "do not wait" and hands back a job instead of the frame: a timeout of
+        0 or less waits a millisecond instead.
+        """
         try:
-            return call(wait=timeout_s)
+            return call(wait=max(timeout_s, 0.001))
         except TimeoutError as exc:
             self._camera().cancel_all_and_flush()
             raise CameraError(

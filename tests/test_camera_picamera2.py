@@ -43,6 +43,12 @@ class Rig:
         """What the stand looks like, correctly exposed and balanced, at `size`."""
         return self.render(self.scene.view(), size)
 
+    def open(self) -> None:
+        """The backend opened, once the camera delivers: the model draws a new scene for a second or more (a
+        Pi's camera takes a fraction of that), which the backend's waits for a frame are not meant to cover."""
+        self.backend.open()
+        self.frames_later(1)
+
     def frames_later(self, n: int) -> None:
         """Wait until the sensor has delivered `n` more frames (a liveness bound, not a timing)."""
         until, deadline = self.camera.frames + n, time.monotonic() + 60
@@ -74,7 +80,7 @@ def difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_the_hq_camera_opens_by_its_model_and_a_still_comes_in_bgr_as_the_stand_looks(hq):
-    hq.backend.open()
+    hq.open()
     hq.backend.lock()
     photo = hq.backend.still()
     assert hq.backend.device == "picamera2 imx477"
@@ -88,8 +94,7 @@ def test_the_hq_camera_opens_by_its_model_and_a_still_comes_in_bgr_as_the_stand_
 def test_a_full_resolution_still_keeps_its_rows_apart_whatever_the_buffers_stride(hq):
     """4056 pixels of 3 bytes are 12168 bytes a row; the ISP writes rows 32-byte aligned (12192)."""
     hq.backend = Picamera2Camera((4056, 3040))
-    hq.backend.open()
-    hq.frames_later(1)  # the model draws its first 12 MP frame for seconds; a Pi's camera is not that slow
+    hq.open()
     hq.backend.lock()
     photo = hq.backend.still(30)
     assert hq.backend._camera().camera_config["main"]["stride"] == 12192
@@ -98,7 +103,7 @@ def test_a_full_resolution_still_keeps_its_rows_apart_whatever_the_buffers_strid
 
 
 def test_previews_come_from_the_small_yuv_stream_and_look_like_the_stand(hq):
-    hq.backend.open()
+    hq.open()
     preview = hq.backend.preview()
     assert preview.shape == (480, 640, 3)
     hq.frames_later(15)  # exposure settles
@@ -106,7 +111,7 @@ def test_previews_come_from_the_small_yuv_stream_and_look_like_the_stand(hq):
 
 
 def test_a_session_locks_exposure_and_white_balance_so_a_change_of_light_no_longer_moves_them(hq):
-    hq.backend.open()
+    hq.open()
     locked = hq.backend.lock()
     assert set(locked) == {"ExposureTime", "AnalogueGain", "AwbEnable", "ColourGains"}
     hq.frames_later(3)
@@ -119,7 +124,7 @@ def test_a_session_locks_exposure_and_white_balance_so_a_change_of_light_no_long
 
 
 def test_the_end_of_a_session_hands_exposure_and_white_balance_back_to_the_camera(hq):
-    hq.backend.open()
+    hq.open()
     locked = hq.backend.lock()
     hq.backend.unlock()
     hq.camera.light.level = 0.5
@@ -132,7 +137,7 @@ def test_the_end_of_a_session_hands_exposure_and_white_balance_back_to_the_camer
 
 
 def test_camera_module_3_focuses_once_per_session_and_keeps_its_lens_there(module3):
-    module3.backend.open()
+    module3.open()
     module3.frames_later(15)
     blurred = module3.backend.still()  # the lens where it starts, at 1 dioptre: a page 45 cm away is soft
     locked = module3.backend.lock()
@@ -166,7 +171,7 @@ def test_a_camera_without_memory_for_its_buffers_says_so_and_can_be_opened_once_
 
 
 def test_a_still_asked_for_at_once_is_a_photo_or_a_camera_error_never_picamera2s_pending_job(hq):
-    hq.backend.open()
+    hq.open()
     hq.backend.lock()
     for _ in range(3):
         try:
@@ -179,7 +184,7 @@ def test_a_still_asked_for_at_once_is_a_photo_or_a_camera_error_never_picamera2s
 
 
 def test_a_camera_whose_frames_stop_is_reported_within_the_wait_and_recovers_when_they_come_back(hq):
-    hq.backend.open()
+    hq.open()
     hq.backend.lock()
     hq.camera.frames_stop = True  # the ribbon cable works loose
     started = time.monotonic()
@@ -202,7 +207,7 @@ def test_the_copy_stand_digitizes_a_page_through_picamera2(hq, tmp_path):
         ManualClock(),
         event=lambda kind, **fields: None,
     )
-    hq.backend.open()
+    hq.open()
     session.handle("tag", "DA-2026-00001")
     assert session.view.camera["ExposureTime"].isdigit()
     session.handle("shoot")

@@ -12,8 +12,8 @@ write, and a browser's PDF viewer asks for it again in ranges as the reader scro
 their access copies' hashes: a retake or a continued session gives a new key and so a new PDF (the old one
 is removed then), while the same pages always give the same file. It is written to a temporary name and
 renamed, written one page at a time (one page's JPEG in memory, whatever the dossier's length), and served
-from the file. A kept PDF nobody has asked for in UNUSED_DAYS is removed when another
-PDF is made: it can always be made again.
+from the file. A kept PDF nobody has asked for in UNUSED_DAYS is removed when another PDF is made: it can
+always be made again.
 """
 
 from __future__ import annotations

@@ -216,7 +216,11 @@ def pdf(code: str) -> Response:
         if not made_of.complete:
             break
         files = page_files()
-        path = dossier_pdf.kept_pdf(files.root, code, made_of, files.path)
+        try:
+            path = dossier_pdf.kept_pdf(files.root, code, made_of, files.path)
+        except ValueError as exc:  # a stored access copy no longer reads as a JPEG: the store's disk is failing
+            log.error("cannot make the PDF of %s: %s", code, exc)
+            abort(500, description=_("The PDF of %(code)s cannot be made: %(why)s", code=code, why=exc))
         try:
             response = send_file(path, mimetype="application/pdf", download_name=f"{code}.pdf", etag=made_of.key)
         except FileNotFoundError:

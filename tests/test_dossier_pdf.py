@@ -200,6 +200,20 @@ def test_a_dossier_with_no_pages_has_no_pdf_and_says_so(site, dashboard, client)
     assert client.get("/api/dossiers/NO-SUCH/pages").json["pdf"] is None
 
 
+def test_a_stored_page_that_no_longer_reads_as_a_jpeg_is_named_and_no_pdf_is_left_half_made(
+    site, dashboard, client, caplog
+):
+    files = PageFiles(site.pages_store)
+    sha = hashlib.sha256(dashboard.access_copies(2)[0]).hexdigest()
+    files.path(sha).write_bytes(b"\xff\xd8\xff\xe0 the disk under the page store is failing")
+    answer = client.get(PDF_URL)
+    assert answer.status_code == 500
+    assert f"无法生成 {DOSSIER} 的 PDF：{sha}" in answer.get_data(as_text=True)
+    assert f"cannot make the PDF of {DOSSIER}" in caplog.text
+    assert kept(site) == [] and not list((site.pages_store / "pdfs" / DOSSIER).glob(".*.part"))
+    assert pdf_views(site) == []
+
+
 def test_while_a_page_is_still_uploading_the_pdf_waits_for_it(site, dashboard, client):
     make_page(dashboard.root, DOSSIER, 4, seed=14)
     uploads = dashboard.uploader()  # not started: page 4's event is in, its files are not

@@ -9,7 +9,11 @@ controls, and what happens when frames stop.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,6 +154,15 @@ def test_camera_module_3_focuses_once_per_session_and_keeps_its_lens_there(modul
     module3.frames_later(10)
     assert module3.camera.af_mode == libcamera_model.AfModeEnum.Manual
     assert module3.camera.lens == pytest.approx(module3.camera.in_focus, abs=0.05)
+
+
+def test_the_model_never_stands_in_where_a_real_libcamera_is_installed(tmp_path):
+    (tmp_path / "libcamera").mkdir()
+    (tmp_path / "libcamera" / "__init__.py").write_text("")  # as Raspberry Pi OS's python3-libcamera puts it
+    code = "from vision import libcamera_model\nlibcamera_model.install()\n"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{Path.cwd()}"}
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert answer.returncode != 0 and "a real libcamera is installed here" in answer.stderr
 
 
 def test_with_no_camera_connected_opening_says_what_to_check():

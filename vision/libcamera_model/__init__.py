@@ -91,8 +91,9 @@ def install() -> Installed:
     if _installed is not None:
         return _installed
     existing = sys.modules.get("libcamera")
-    if existing is not None and not getattr(existing, "MODEL", False):
-        raise RuntimeError("a real libcamera is loaded: the model is for machines without a camera")
+    real = existing is not None and not getattr(existing, "MODEL", False)
+    if real or (existing is None and importlib.util.find_spec("libcamera") is not None):
+        raise RuntimeError("a real libcamera is installed here: the model is for machines without a camera")
     package = ModuleType("libcamera")
     package.MODEL = True  # type: ignore[attr-defined]
     package.__path__ = []  # type: ignore[attr-defined] # a package, so `libcamera.controls` imports

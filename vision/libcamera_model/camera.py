@@ -17,6 +17,7 @@ from vision.libcamera_model.sensors import (
     AE_STEP,
     ISP_MAX,
     ISP_MIN,
+    MAX_EXPOSURE_US,
     PROCESSED,
     REFERENCE_EXPOSURE,
     STARTUP_FRAMES,
@@ -104,7 +105,7 @@ class Camera:
         info = {
             "AeEnable": ControlInfo(False, True, True),
             "ExposureTimeMode": ControlInfo(0, 1, 0),
-            "ExposureTime": ControlInfo(110, 66_666, 20_000),
+            "ExposureTime": ControlInfo(110, MAX_EXPOSURE_US, 20_000),
             "AnalogueGainMode": ControlInfo(0, 1, 0),
             "AnalogueGain": ControlInfo(1.0, self.module.max_gain, 1.0),
             "ExposureValue": ControlInfo(-8.0, 8.0, 0.0),
@@ -269,20 +270,19 @@ class Camera:
 
     def _step_3a(self) -> None:
         """One frame of auto exposure, white balance and focus."""
-        want = REFERENCE_EXPOSURE / max(self.light.level, 1e-3)
+        want, gains = self._aims()
         have = self.exposure_us * self.gain
         if self.exposure_mode == ExposureTimeModeEnum.Auto or self.gain_mode == ExposureTimeModeEnum.Auto:
             total = have * (want / have) ** AE_STEP
             if self.exposure_mode == ExposureTimeModeEnum.Auto:
                 self.exposure_us = min(
-                    total / (self.gain if self.gain_mode == ExposureTimeModeEnum.Manual else 1), 66_666
+                    total / (self.gain if self.gain_mode == ExposureTimeModeEnum.Manual else 1), MAX_EXPOSURE_US
                 )
             if self.gain_mode == ExposureTimeModeEnum.Auto:
                 self.gain = min(max(total / self.exposure_us, 1.0), self.module.max_gain)
         if self.awb:
-            r, _, b = self.light.tint
             self.colour_gains = tuple(
-                old + (1 / tint - old) * AE_STEP for old, tint in zip(self.colour_gains, (r, b), strict=True)
+                old + (aim - old) * AE_STEP for old, aim in zip(self.colour_gains, gains, strict=True)
             )  # type: ignore[assignment]
         if self.module.autofocus and self.af_state == AfStateEnum.Scanning:
             self._af_frames += 1
@@ -292,12 +292,17 @@ class Camera:
 
     def _settled(self) -> bool:
         """Exposure and white balance within 2 % of their aim (or fixed)."""
-        aim = REFERENCE_EXPOSURE / max(self.light.level, 1e-3)
+        aim, gains = self._aims()
         manual = self.exposure_mode == self.gain_mode == ExposureTimeModeEnum.Manual
         exposure = manual or abs(self.exposure_us * self.gain / aim - 1) < 0.02
-        r, _, b = self.light.tint
-        balance = not self.awb or all(abs(g * t - 1) < 0.02 for g, t in zip(self.colour_gains, (r, b), strict=True))
+        balance = not self.awb or all(abs(g / a - 1) < 0.02 for g, a in zip(self.colour_gains, gains, strict=True))
         return exposure and balance
+
+    def _aims(self) -> tuple[float, tuple[float, float]]:
+        """Where auto exposure and white balance steer under the light now: exposure time times gain, and the
+        red and blue gains that undo the light's tint."""
+        r, _, b = self.light.tint
+        return REFERENCE_EXPOSURE / max(self.light.level, 1e-3), (1 / r, 1 / b)
 
     def _frame(self, size: tuple[int, int]) -> np.ndarray:
         """The subject as this camera would see it now, at an output size, in BGR."""

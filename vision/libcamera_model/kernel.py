@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import fcntl
 import os
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 # -- the kernel's DMA heap ---------------------------------------------------------------------------------
 
@@ -15,6 +15,17 @@ def memfd(name: str, length: int) -> int:
     fd = os.memfd_create(name, os.MFD_CLOEXEC)
     os.ftruncate(fd, length)
     return fd
+
+
+class _Routed:
+    """A module with some of its functions routed elsewhere; every other name is the module's own."""
+
+    def __init__(self, module: ModuleType, **routed: object) -> None:
+        self._module = module
+        self.__dict__.update(routed)
+
+    def __getattr__(self, name: str) -> object:  # only for names not routed
+        return getattr(self._module, name)
 
 
 class DmaHeap:
@@ -29,11 +40,8 @@ class DmaHeap:
         """Bytes the heap (the Pi's CMA) can give out at once."""
         self.handles: set[int] = set()
         self.buffers: dict[int, int] = {}
-        self.os = SimpleNamespace(**{n: getattr(os, n) for n in dir(os) if not n.startswith("__")})
-        self.os.open = self._open
-        self.os.close = self._close
-        self.fcntl = SimpleNamespace(**{n: getattr(fcntl, n) for n in dir(fcntl) if not n.startswith("__")})
-        self.fcntl.ioctl = self._ioctl
+        self.os = _Routed(os, open=self._open, close=self._close)
+        self.fcntl = _Routed(fcntl, ioctl=self._ioctl)
 
     @property
     def used(self) -> int:

@@ -62,6 +62,8 @@ CAMERA_MODULE_3 = Module(
 PROCESSED = {"RGB888": 3, "BGR888": 3, "XBGR8888": 4, "XRGB8888": 4, "YUV420": 1.5}
 """Pixel formats the ISP writes, with bytes per pixel."""
 ISP_MIN, ISP_MAX = (64, 64), (16384, 16384)
+MAX_EXPOSURE_US = 66_666
+"""The longest exposure the modelled sensors take (µs)."""
 REFERENCE_EXPOSURE = 10_000.0
 """Exposure time (µs) times gain at which a frame is the stand's render as it is, under the stand's light."""
 AE_STEP = 0.5

@@ -416,10 +416,8 @@ class CopyStandSession(Background):
 
         The page is not counted, the numbering does not move on (the next shot is this page again, or replaces
         it again when it was a retake), and `duplicate` is not checked against it. The verdict shown for it goes,
-        so nothing on the station says the page is there. The writer has removed its half-written file
-        (vision/outputs.py); a retaken page keeps its earlier files and manifest entry (but for its master, if
-        that was replaced before the access copy failed: the manifest, and what was uploaded, still name the
-        earlier one, and the uploader never removes a file whose hash differs, until the page is retaken).
+        so nothing on the station says the page is there. The writer has removed its half-written files and
+        renamed none into place (vision/outputs.py): a retaken page keeps its earlier files and manifest entry.
         """
         self.counts["not_kept"] += 1
         log.error(

@@ -262,15 +262,15 @@ class SlowCard:
         self.writing = threading.Event()
         self._go = threading.Event()
         self._go.set()
-        write_files = outputs.write_files
+        encode_page = outputs.encode_page
 
-        def held(*args: object, **kwargs: object) -> dict[str, Path]:
+        def held(*args: object, **kwargs: object) -> None:
             self.writing.set()
             if not self._go.wait(180):
                 raise TimeoutError("the test never let the page's files be written")
-            return write_files(*args, **kwargs)
+            encode_page(*args, **kwargs)
 
-        monkeypatch.setattr(outputs, "write_files", held)
+        monkeypatch.setattr(outputs, "encode_page", held)
 
     def hold(self) -> None:
         self.writing.clear()

@@ -17,6 +17,7 @@ import pytest
 from gateway.copystand import CopyStandSession
 from hardware.clock import ManualClock
 from hardware.config import CopyStand
+from hardware.files import sha256_of
 from tests.support import full_card, wait_until
 from vision.camera_folder import WHOLE_AFTER_S, FolderCamera
 from vision.camera_sim import SimulatedCamera
@@ -336,15 +337,18 @@ def test_pages_not_kept_raise_one_warning_for_the_dashboard_cleared_by_the_next_
     assert cleared["device"] == "stand" and cleared["data"]["page"] == 2
 
 
-def test_a_retake_that_cannot_be_written_leaves_the_page_as_it_was_to_be_retaken_again(stand, tmp_path):
+@pytest.mark.parametrize("failing", ["0001.tif", "0001.jpg", "manifest.json"])
+def test_a_retake_that_cannot_be_written_leaves_the_page_as_it_was_to_be_retaken_again(failing, stand, tmp_path):
     stand.session.handle("tag", CODE)
     stand.shoot(1, ("finger",))
     before = manifest(tmp_path)["pages"]
-    full_card(tmp_path / CODE, "0001.tif")
+    full_card(tmp_path / CODE, failing)
     view = stand.shoot(1)
     assert view.notice == "not_kept" and view.notice_page == 1
     assert view.retake == 1 and view.pages == 1 and not view.recent[0].ok, "page 1 as it was, still to be retaken"
     assert manifest(tmp_path)["pages"] == before and stand.session.counts["retakes"] == 0
+    for entry in before[0]["files"].values():  # the files on the card are still the ones the manifest names
+        assert sha256_of(tmp_path / CODE / entry["path"]) == entry["sha256"]
     view = stand.shoot(1)
     assert view.last.page == 1 and view.last.ok and view.retake is None and view.pages == 1
     assert manifest(tmp_path)["pages"][0]["qc"]["ok"] and stand.session.counts["retakes"] == 1

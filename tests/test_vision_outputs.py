@@ -13,6 +13,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from tests.support import full_card
 from vision import outputs
 from vision.standsim import simulate
 
@@ -71,6 +72,19 @@ def test_a_page_that_cannot_be_written_leaves_no_half_written_file_behind(fmt, s
         outputs.save_page(tmp_path, META, page, {"ok": True}, fmt=fmt)
     assert full.value.errno == errno.ENOSPC
     assert list(folder.iterdir()) == [], "no half-written master filling the card, no manifest naming the page"
+
+
+@pytest.mark.parametrize("failing", ["0012.tif", "0012.jpg", "0012.ocr.png", "manifest.json"])
+def test_a_retake_whose_files_cannot_all_be_written_leaves_the_page_as_it_was(failing, page, tmp_path):
+    """A page's files land together or not at all: never a new master beside the old access copy and a
+    manifest naming neither (the uploader would find the master's hash changed and refuse it)."""
+    folder = tmp_path / META.dossier
+    outputs.save_page(tmp_path, META, page, {"ok": False}, bitonal=page[..., 1] > 128)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    full_card(folder, failing)
+    with pytest.raises(OSError):
+        outputs.save_page(tmp_path, META, 255 - page, {"ok": True}, bitonal=page[..., 1] < 128)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
 
 
 def test_without_imagecodecs_the_tiff_master_is_still_written_and_lossless(page, tmp_path):

@@ -66,18 +66,24 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary name beside `path` to write the file under: renamed to `path` once it is whole, so a crash
-    never leaves half a file under the real name; removed if writing fails, so a card that ran full is not
-    left fuller by half a 10 MB master."""
-    tmp = path.with_name(path.name + ".part")
+def _atomic(*paths: Path) -> Iterator[Path | tuple[Path, ...]]:
+    """Temporary names beside `paths` to write the files under (one name for one path, a tuple for several).
+
+    They are renamed to their real names only once every one is whole, in the order given: a crash never
+    leaves half a file under a real name, and files that belong together (a page's images and the manifest
+    naming them, last) land together. If any write fails, every temporary file is removed, so a card that ran
+    full is not left fuller by half a 10 MB master, and the files already there stay as they were.
+    """
+    tmps = tuple(path.with_name(path.name + ".part") for path in paths)
     try:
-        yield tmp
+        yield tmps[0] if len(tmps) == 1 else tmps
     except BaseException:
-        with suppress(OSError):  # e.g. the name is taken by a directory: the write's own error says more
-            tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            with suppress(OSError):  # e.g. the name is taken by a directory: the write's own error says more
+                tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, path)
+    for tmp, path in zip(tmps, paths, strict=True):
+        os.replace(tmp, path)
 
 
 def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> Path:
@@ -89,34 +95,42 @@ def write_master(folder: Path, image: np.ndarray, meta: PageMeta, fmt: str = "ti
     Pillow cannot set libtiff's Deflate level and its default (6) took 1.4 s a page. Without imagecodecs,
     tifffile falls back to Python's zlib: the same file, about 2.5x slower to write.
     """
+    path = master_path(folder, meta, fmt)
+    with _atomic(path) as tmp:
+        _encode_master(tmp, image, meta, fmt)
+    return path
+
+
+def master_path(folder: Path, meta: PageMeta, fmt: str) -> Path:
     if fmt not in MASTER_FORMATS:
         raise ValueError(f"master format {fmt!r}: one of {MASTER_FORMATS}")
-    path = folder / f"{stem(meta)}.{'tif' if fmt == 'tiff' else 'png'}"
+    return folder / f"{stem(meta)}.{'tif' if fmt == 'tiff' else 'png'}"
+
+
+def _encode_master(tmp: Path, image: np.ndarray, meta: PageMeta, fmt: str) -> None:
     rgb = _rgb(image)
-    with _atomic(path) as tmp:
-        if fmt == "png":
-            Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
-        else:
-            xmp = _xmp(meta)
-            tifffile.imwrite(
-                tmp,
-                rgb,
-                photometric="minisblack" if rgb.ndim == 2 else "rgb",
-                compression="adobe_deflate",
-                compressionargs={"level": TIFF_DEFLATE_LEVEL},
-                resolution=(meta.dpi, meta.dpi),
-                resolutionunit="INCH",
-                software="storeroom vision",
-                datetime=datetime.fromisoformat(meta.captured).strftime("%Y:%m:%d %H:%M:%S"),
-                extratags=[
-                    (269, "s", 0, _ascii(meta.dossier), True),  # DocumentName
-                    (297, "H", 2, (meta.page, 0), True),  # PageNumber
-                    (700, "B", len(xmp), xmp, True),  # XMP, as in the access copy: UTF-8, any script
-                ],
-                metadata=None,  # no tifffile JSON in ImageDescription
-                maxworkers=1,
-            )
-    return path
+    if fmt == "png":
+        Image.fromarray(rgb).save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi), compress_level=1)
+    else:
+        xmp = _xmp(meta)
+        tifffile.imwrite(
+            tmp,
+            rgb,
+            photometric="minisblack" if rgb.ndim == 2 else "rgb",
+            compression="adobe_deflate",
+            compressionargs={"level": TIFF_DEFLATE_LEVEL},
+            resolution=(meta.dpi, meta.dpi),
+            resolutionunit="INCH",
+            software="storeroom vision",
+            datetime=datetime.fromisoformat(meta.captured).strftime("%Y:%m:%d %H:%M:%S"),
+            extratags=[
+                (269, "s", 0, _ascii(meta.dossier), True),  # DocumentName
+                (297, "H", 2, (meta.page, 0), True),  # PageNumber
+                (700, "B", len(xmp), xmp, True),  # XMP, as in the access copy: UTF-8, any script
+            ],
+            metadata=None,  # no tifffile JSON in ImageDescription
+            maxworkers=1,
+        )
 
 
 def _exif(meta: PageMeta) -> Image.Exif:
@@ -169,12 +183,16 @@ def write_access(folder: Path, image: np.ndarray, meta: PageMeta, quality: int =
     page into its own 4-byte pixels).
     """
     path = folder / f"{stem(meta)}.jpg"
+    with _atomic(path) as tmp:
+        _encode_access(tmp, image, meta, quality)
+    return path
+
+
+def _encode_access(tmp: Path, image: np.ndarray, meta: PageMeta, quality: int = 85) -> None:
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError(f"the page could not be encoded as JPEG: {image.shape} {image.dtype}")
-    with _atomic(path) as tmp:
-        tmp.write_bytes(_described(encoded.tobytes(), meta))
-    return path
+    tmp.write_bytes(_described(encoded.tobytes(), meta))
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
@@ -200,8 +218,12 @@ def _described(jpeg: bytes, meta: PageMeta) -> bytes:
 def write_bitonal(folder: Path, image: np.ndarray, meta: PageMeta) -> Path:
     path = folder / f"{stem(meta)}.ocr.png"
     with _atomic(path) as tmp:
-        Image.fromarray(image).convert("1").save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi))
+        _encode_bitonal(tmp, image, meta)
     return path
+
+
+def _encode_bitonal(tmp: Path, image: np.ndarray, meta: PageMeta) -> None:
+    Image.fromarray(image).convert("1").save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi))
 
 
 def write_pdf(folder: Path, dossier: str, jpegs: list[Path]) -> Path:
@@ -221,20 +243,48 @@ def load_manifest(folder: Path, dossier: str) -> dict:
 
 def save_manifest(folder: Path, manifest: dict) -> Path:
     """Pages in page order; written to a temporary name then renamed, so a crash never leaves half a file."""
-    manifest["pages"].sort(key=lambda p: p["page"])
     path = folder / "manifest.json"
     with _atomic(path) as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _encode_manifest(tmp, manifest)
     return path
 
 
-def file_entry(path: Path, folder: Path) -> dict:
-    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256_of(path), "bytes": path.stat().st_size}
+def _encode_manifest(tmp: Path, manifest: dict) -> None:
+    manifest["pages"].sort(key=lambda p: p["page"])
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def file_entry(path: Path, folder: Path, written: Path | None = None) -> dict:
+    """The manifest's entry for `path`; its hash and size are read from `written` when the file is there still
+    under its temporary name."""
+    data = written or path
+    return {"path": path.relative_to(folder).as_posix(), "sha256": sha256_of(data), "bytes": data.stat().st_size}
+
+
+def page_paths(folder: Path, meta: PageMeta, fmt: str = "tiff", bitonal: bool = False) -> dict[str, Path]:
+    """Where a page's files go: the master, the access JPEG and, when asked for, the bitonal copy."""
+    paths = {"master": master_path(folder, meta, fmt), "access": folder / f"{stem(meta)}.jpg"}
+    if bitonal:
+        paths["bitonal"] = folder / f"{stem(meta)}.ocr.png"
+    return paths
+
+
+def encode_page(
+    staged: dict[str, Path], master: np.ndarray, meta: PageMeta, fmt: str = "tiff", bitonal: np.ndarray | None = None
+) -> None:
+    """Encode the page into the files `staged` names (temporary names, see `_atomic`), one per kind."""
+    _encode_master(staged["master"], master, meta, fmt)
+    _encode_access(staged["access"], master, meta)
+    if "bitonal" in staged:
+        _encode_bitonal(staged["bitonal"], bitonal, meta)
 
 
 def write_files(folder: Path, master: np.ndarray, meta: PageMeta, fmt: str = "tiff") -> dict[str, Path]:
-    """The page's two image files: the lossless master and the access JPEG."""
-    return {"master": write_master(folder, master, meta, fmt), "access": write_access(folder, master, meta)}
+    """The page's two image files, the lossless master and the access JPEG, renamed into place together."""
+    paths = page_paths(folder, meta, fmt)
+    with _atomic(*paths.values()) as staged:
+        encode_page(dict(zip(paths, staged, strict=True)), master, meta, fmt)
+    return paths
 
 
 def save_page(
@@ -248,28 +298,31 @@ def save_page(
 ) -> dict:
     """Write one page's files under `root/<dossier>/` and record them in the manifest; returns the paths.
 
-    Retaking a page replaces its files and its manifest entry (same number), never another page's.
+    Retaking a page replaces its files and its manifest entry (same number), never another page's. The files
+    and the manifest land together, the manifest last, or not at all: a card that fails any of them leaves the
+    page as it was, never a new master under the manifest's hash of the old one.
     """
     folder = root / meta.dossier
     folder.mkdir(parents=True, exist_ok=True)
-    files = write_files(folder, master, meta, fmt)
-    if bitonal is not None:
-        files["bitonal"] = write_bitonal(folder, bitonal, meta)
-    manifest = load_manifest(folder, meta.dossier)
-    manifest["pages"] = [p for p in manifest["pages"] if p["page"] != meta.page]
-    manifest["pages"].append(
-        {
-            "page": meta.page,
-            "captured": meta.captured,
-            "device": meta.device,
-            "dpi": meta.dpi,
-            "files": {kind: file_entry(path, folder) for kind, path in files.items()},
-            "qc": qc,
-            **(extra or {}),
-        }
-    )
-    save_manifest(folder, manifest)
-    return {kind: str(path) for kind, path in files.items()}
+    paths = page_paths(folder, meta, fmt, bitonal is not None)
+    with _atomic(*paths.values(), folder / "manifest.json") as (*files, manifest_tmp):
+        staged = dict(zip(paths, files, strict=True))
+        encode_page(staged, master, meta, fmt, bitonal)
+        manifest = load_manifest(folder, meta.dossier)
+        manifest["pages"] = [p for p in manifest["pages"] if p["page"] != meta.page]
+        manifest["pages"].append(
+            {
+                "page": meta.page,
+                "captured": meta.captured,
+                "device": meta.device,
+                "dpi": meta.dpi,
+                "files": {kind: file_entry(paths[kind], folder, staged[kind]) for kind in paths},
+                "qc": qc,
+                **(extra or {}),
+            }
+        )
+        _encode_manifest(manifest_tmp, manifest)
+    return {kind: str(path) for kind, path in paths.items()}
 
 
 def finish_dossier(root: Path, dossier: str) -> Path | None:

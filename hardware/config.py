@@ -451,9 +451,10 @@ class CopyStand(_Strict):
     source: str = ""
     """What the camera reads: picamera2's camera number (`0`, `1`); an OpenCV device index, absolute path or
     stream URL (`0`, `/dev/video0`, `rtsp://...`); the watched folder's path."""
-    resolution: Literal["2mp", "5mp", "12mp"] = "12mp"
-    """Still size: 12 MP is the HQ camera's full 4056 x 3040; 5 MP (2592 x 1944) and 2 MP (1632 x 1224) are
-    USB document cameras (enough for A6 and smaller pages only)."""
+    resolution: Literal["full", "2mp", "5mp", "12mp"] = "full"
+    """Still size: `full` is the camera's own largest (the HQ camera's 4056 x 3040, Camera Module 3's 4608 x 2592,
+    a USB camera's largest mode; the simulated camera is an HQ camera). 12 MP asks for 4056 x 3040, 5 MP for
+    2592 x 1944 and 2 MP for 1632 x 1224 (USB document cameras; enough for A6 and smaller pages only)."""
     trigger: Literal["pedal", "auto", "camera"] = "pedal"
     pedal_pin: BcmPin | None = None
     """A foot pedal or button closing to ground: shoot the page."""

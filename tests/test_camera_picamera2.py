@@ -9,6 +9,7 @@ controls, and what happens when frames stop.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 from gateway.copystand import CopyStandSession
 from hardware.clock import ManualClock
 from hardware.config import CopyStand
-from vision import libcamera_model
+from vision import camera_picamera2, libcamera_model
 from vision.camera import CameraError
 from vision.camera_picamera2 import Picamera2Camera
 from vision.camera_sim import render_view
@@ -97,13 +98,37 @@ def test_the_hq_camera_opens_by_its_model_and_a_still_comes_in_bgr_as_the_stand_
 
 def test_a_full_resolution_still_keeps_its_rows_apart_whatever_the_buffers_stride(hq):
     """4056 pixels of 3 bytes are 12168 bytes a row; the ISP writes rows 32-byte aligned (12192)."""
-    hq.backend = Picamera2Camera((4056, 3040))
+    hq.backend = Picamera2Camera(None)  # resolution = "full": the sensor's own size
     hq.open()
     hq.backend.lock()
     photo = hq.backend.still(30)
     assert hq.backend._camera().camera_config["main"]["stride"] == 12192
     assert photo.shape == (3040, 4056, 3)
     assert difference(photo, hq.truth((4056, 3040))).max() < 2.5
+
+
+def test_camera_module_3_at_full_resolution_shoots_its_whole_wide_sensor(module3, monkeypatch):
+    """4608 x 2592, not the HQ camera's 4:3 4056 x 3040, which the ISP would crop from its middle and scale up."""
+    monkeypatch.setattr(camera_picamera2, "FRAME_WAIT_S", 120)  # the model draws each lens position for seconds
+    module3.backend = Picamera2Camera(None)
+    module3.open()
+    module3.backend.lock()
+    photo = module3.backend.still(30)
+    assert module3.backend.device == "picamera2 imx708" and photo.shape == (2592, 4608, 3)
+    assert difference(photo, module3.truth((4608, 2592))).max() < 2.5
+
+
+def test_a_still_size_the_sensor_is_not_shaped_for_is_named_in_the_log(caplog):
+    rig = Rig(libcamera_model.CAMERA_MODULE_3, (4056, 3040))
+    try:
+        with caplog.at_level(logging.WARNING, "vision.camera_picamera2"):
+            rig.backend.open()
+    finally:
+        rig.close()
+    assert (
+        'camera 0 (imx708) is 4608x2592: a 4056x3040 still is cut from its middle and scaled; resolution = "full"'
+        in caplog.text
+    )
 
 
 def test_previews_come_from_the_small_yuv_stream_and_look_like_the_stand(hq):

@@ -176,6 +176,17 @@ def test_the_config_names_the_camera_each_stand_uses(tmp_path):
     assert isinstance(camera, SimulatedCamera) and camera.size == (1632, 1224)
 
 
+def test_a_stand_shoots_at_its_cameras_full_size_unless_told_otherwise():
+    """The Pi cameras ask the sensor its size when opened (tests/test_camera_picamera2.py), a USB camera is
+    asked for a size beyond any it has and answers its largest, and the simulated camera is an HQ camera."""
+    stand = CopyStand(id="s", gateway="g", reader="r", pedal_pin=22)
+    assert stand.resolution == "full"
+    assert open_camera(stand).size == (4056, 3040)
+    assert open_camera(stand.model_copy(update={"camera": "picamera2", "source": "0"})).size is None
+    assert open_camera(stand.model_copy(update={"camera": "opencv", "source": "0"})).size == (10_000, 10_000)
+    assert open_camera(stand.model_copy(update={"camera": "opencv", "resolution": "5mp"})).size == (2592, 1944)
+
+
 DEMO = Path(__file__).parents[1] / "hardware" / "configs" / "demo.toml"
 
 

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from vision.standsim import StandScene
 
 SIZES = {"2mp": (1632, 1224), "5mp": (2592, 1944), "12mp": (4056, 3040)}
-"""Still sizes by the config's name: 2 and 5 MP document cameras, the Pi HQ camera's full 12.3 MP."""
+"""Still sizes by the config's name: 2 and 5 MP document cameras, the Pi HQ camera's full 12.3 MP. The config's
+`full` is no size here: each backend asks its camera for its own largest (see `open_camera`)."""
 PREVIEW_WIDTH = 320
 """Previews only decide when to shoot (is the page still, is a hand over it): small is fast and enough."""
 
@@ -53,13 +54,17 @@ class Camera(Protocol):
 
 
 def open_camera(stand: CopyStand, *, scene: StandScene | None = None) -> Camera:
-    """The stand's camera as its config names it; `scene` is what the simulated camera looks at."""
-    size = SIZES[stand.resolution]
+    """The stand's camera as its config names it; `scene` is what the simulated camera looks at.
+
+    `resolution = "full"` gives the Pi cameras and OpenCV's no size (they ask the camera for its largest) and
+    the simulated camera the HQ camera's.
+    """
+    size = SIZES.get(stand.resolution)
     if stand.camera == "sim":
         from vision.camera_sim import SimulatedCamera
         from vision.standsim import StandScene
 
-        return SimulatedCamera(scene or StandScene(), size)
+        return SimulatedCamera(scene or StandScene(), size or SIZES["12mp"])
     if stand.camera == "picamera2":
         from vision.camera_picamera2 import Picamera2Camera
 

@@ -15,14 +15,18 @@ from vision.camera import CameraError, small
 STALE_FRAMES = 3
 """Frames a UVC camera may hold in its buffer; dropped before a still."""
 V4L2_MANUAL_EXPOSURE = 1  # V4L2_EXPOSURE_MANUAL as OpenCV's CAP_PROP_AUTO_EXPOSURE takes it on V4L2
+LARGEST = (10_000, 10_000)
+"""Asked for when the config says `full`: a V4L2 driver answers a size it has not got with the nearest it has
+(uvcvideo: the mode whose area differs least), which for a size beyond every mode is the largest."""
 
 
 class OpenCVCamera:
     shoots_itself = False
 
-    def __init__(self, source: str, size: tuple[int, int]) -> None:
+    def __init__(self, source: str, size: tuple[int, int] | None) -> None:
+        """`size` None is the camera's largest mode."""
         self.source: int | str = int(source) if source.isdigit() else source
-        self.size = size
+        self.size = size or LARGEST
         self.device = f"opencv {source}"
         self._cap: cv2.VideoCapture | None = None
 

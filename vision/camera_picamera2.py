@@ -15,11 +15,14 @@ picamera2 package over a model of libcamera (vision/libcamera_model/).
 from __future__ import annotations
 
 import errno
+import logging
 
 import cv2
 import numpy as np
 
 from vision.camera import PREVIEW_WIDTH, CameraError
+
+log = logging.getLogger(__name__)
 
 FRAME_WAIT_S = 5.0
 """How long a preview or the metadata may take: a camera running delivers a frame in well under a second."""
@@ -32,7 +35,9 @@ AF_MODE_MANUAL = 0  # libcamera's controls.AfModeEnum.Manual
 class Picamera2Camera:
     shoots_itself = False
 
-    def __init__(self, size: tuple[int, int], index: int = 0) -> None:
+    def __init__(self, size: tuple[int, int] | None, index: int = 0) -> None:
+        """`size` None is the sensor's full size: Camera Module 3's 4608 x 2592 is not 4:3, and asking it for
+        the HQ camera's 4056 x 3040 would have the ISP crop the sides off and scale the rest up."""
         self.size = size
         self.index = index
         self.device = f"picamera2 camera {index}"
@@ -50,24 +55,33 @@ class Picamera2Camera:
             cam = Picamera2(self.index)
         except (RuntimeError, IndexError, OSError) as exc:
             raise CameraError(f"camera {self.index} cannot be started: is the ribbon cable seated? ({exc})") from exc
+        size = self.size or tuple(cam.sensor_resolution)
         try:
             # RGB888 is laid out B, G, R in memory: what OpenCV calls BGR.
             config = cam.create_still_configuration(
-                main={"size": self.size, "format": "RGB888"}, lores={"size": LORES, "format": "YUV420"}, display=None
+                main={"size": size, "format": "RGB888"}, lores={"size": LORES, "format": "YUV420"}, display=None
             )
             cam.configure(config)
             cam.start()
         except (RuntimeError, OSError) as exc:
             cam.close()  # released, so the next attempt can have it
-            w, h = self.size
+            w, h = size
             if isinstance(exc, OSError) and exc.errno == errno.ENOMEM:
                 raise CameraError(
                     f"camera {self.index}: no room for {w}x{h} frame buffers in the camera memory (CMA); "
                     f"raise it as docs/DEPLOY.md says ({exc})"
                 ) from exc
             raise CameraError(f"camera {self.index} cannot take {w}x{h} stills ({exc})") from exc
-        self.device = f"picamera2 {cam.camera_properties.get('Model', '?')}"
+        model = cam.camera_properties.get("Model", "?")
+        self.device = f"picamera2 {model}"
         self._cam = cam
+        (w, h), (sw, sh) = size, cam.sensor_resolution
+        if abs(w * sh - h * sw) > 0.01 * w * sh:  # not the sensor's shape: the ISP crops, then scales
+            log.warning(
+                'camera %d (%s) is %dx%d: a %dx%d still is cut from its middle and scaled; resolution = "full" '
+                "shoots the whole sensor",
+                *(self.index, model, sw, sh, w, h),
+            )
 
     def _camera(self):  # picamera2's Picamera2 type exists only on a Pi: unannotated
         if self._cam is None:

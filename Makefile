@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 # Debian packages the project needs: the broker and its tools, the browser for page tests,
 # a Chinese font for the pages (the browser on a kiosk Pi, and the page tests here),
 # venv and a compiler for the wheels that build from source on a Pi (RPi.GPIO, spidev),
-# libcap's headers for python-prctl (picamera2 needs it; the tests run picamera2 over a modelled libcamera).
-APT_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-microhei python3-venv python3-dev gcc libcap-dev
+# libcap's headers for python-prctl (picamera2 needs it; the tests run picamera2 over a modelled libcamera),
+# Tesseract's orientation model (the copy stand turns pages upright; tesserocr's wheels carry Tesseract itself).
+APT_PACKAGES := mosquitto mosquitto-clients chromium fonts-wqy-microhei python3-venv python3-dev gcc libcap-dev \
+	tesseract-ocr-osd
 # Only the benchmark needs these: the copy stand's peers (unpaper from Debian, the rest from PyPI's `bench` extra)
 # and sysbench, the reference workload for estimating Raspberry Pi 5 times.
 BENCH_APT_PACKAGES := unpaper sysbench

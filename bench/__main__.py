@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import doors, dossier_pdf, outbox, page_hash, rfid, search, uploads, vision
+from bench import doors, dossier_pdf, orientation, outbox, page_hash, rfid, search, uploads, vision
 
 RESULTS = Path(__file__).parent / "results"
 BENCHMARKS = {
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "uploads": uploads.run,
     "vision": vision.run,
     "page_hash": page_hash.run,
+    "orientation": orientation.run,
     "search": search.run,
     "doors": doors.run,
     "dossier_pdf": dossier_pdf.run,

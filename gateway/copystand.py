@@ -39,7 +39,7 @@ from hardware.config import CopyStand
 from vision import outputs
 from vision.autotrigger import AutoTrigger
 from vision.camera import Camera, CameraError
-from vision.pipeline import Correction, Hints, correct
+from vision.pipeline import Correction, Hints, correct, upright
 
 log = logging.getLogger(__name__)
 
@@ -368,18 +368,16 @@ class CopyStandSession(Background):
             device=self.camera.device,
             dpi=result.dpi,
         )
-        extra = {
-            "page_quad": result.page_quad,
-            "skew_deg": result.skew_deg,
-            "native_dpi": result.native_dpi,
-            "specks_removed": result.specks_removed,
-            "ms": round((time.perf_counter() - started) * 1000, 1),
-        }
-        # The verdict first, the moment the checks are done: writing the files (about 11 MB at 12 MP; an SD card
-        # writes some 10-40 MB/s) takes longer than correcting, and the keeper turns the page or lays it again on
-        # the verdict alone. The page is not counted, listed or shown until its files are written.
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        # The verdict first, the moment the checks are done: turning a page laid upside down or sideways (a
+        # Tesseract detection, a few hundred ms) and writing the files (about 11 MB at 12 MP; an SD card writes
+        # some 10-40 MB/s) take longer than correcting, and the keeper turns the page or lays it again on the
+        # verdict alone. The page is not counted, listed or shown until its files are written.
         shot = Shot(page, not failed, failed)
         self._update(last=shot, saving=page, notice="", notice_detail="", waiting_for="")
+        if self.stand.upright:
+            result = upright(result)
+        extra = {**result.described(), "ms": ms}
         try:
             files = outputs.save_page(
                 self.root, meta, result.master, result.qc, extra, result.bitonal, self.stand.master_format

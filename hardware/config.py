@@ -474,6 +474,9 @@ class CopyStand(_Strict):
     page) or a PNG (the same size, four times as long to write). The access JPEG comes with either."""
     bitonal: bool = False
     """Also write a black-and-white copy for OCR (the colour master is never thresholded)."""
+    upright: bool = True
+    """Turn a page laid upside down or sideways upright before its files are written (DA/T 31-2017): Tesseract's
+    orientation detection, a few hundred ms a page after the verdict; off where the stand's gateway is too slow."""
     station_listen: HostPort = "127.0.0.1:8090"
     """Where the stand's touchscreen page is served (on the gateway itself)."""
 

@@ -12,6 +12,7 @@ import weakref
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from gateway.copystand import CopyStandSession
@@ -72,6 +73,27 @@ def test_a_dossier_tag_opens_a_session_and_a_good_shot_becomes_page_one(stand, t
     assert set(entry["files"]) == {"master", "access"} and all(len(f["sha256"]) == 64 for f in entry["files"].values())
     assert stand.pages == [entry]  # handed on for upload, as written
     assert stand.events[0]["data"] == {"stand": "stand", "dossier": CODE, "state": "open", "pages": 0}
+
+
+def test_a_page_laid_upside_down_is_kept_upright_unless_the_stand_keeps_pages_as_laid(stand, tmp_path):
+    stand.session.handle("tag", CODE)
+    stand.shoot(1)
+    view = stand.shoot(2, ("upside_down",))
+    assert view.last.page == 2 and view.last.ok, "nothing to retake: the page is turned, not refused"
+    first, second = manifest(tmp_path)["pages"]
+    assert first["turned_deg"] == 0 and second["turned_deg"] == 180 and second["orientation"]["turn_deg"] == 180
+    as_laid = Stand(tmp_path / "as-laid", upright=False)
+    as_laid.session.handle("tag", CODE)
+    as_laid.shoot(1)
+    as_laid.shoot(2, ("upside_down",))
+    kept = manifest(tmp_path / "as-laid")["pages"][1]
+    assert kept["turned_deg"] == 0 and kept["orientation"] is None
+    # The same page, once turned and once as laid: the one is the other upside down.
+    turned, laid = (
+        cv2.resize(cv2.imread(str(path)), (124, 175), interpolation=cv2.INTER_AREA).astype(int)
+        for path in (tmp_path / CODE / "0002.jpg", tmp_path / "as-laid" / CODE / "0002.jpg")
+    )
+    assert np.abs(turned - laid[::-1, ::-1]).mean() < 4 < np.abs(turned - laid).mean()
 
 
 def test_the_same_page_shot_twice_is_not_a_second_page(stand, tmp_path):
@@ -281,8 +303,8 @@ def test_the_verdict_is_shown_while_the_pages_files_are_still_being_written(tmp_
         slow_card.hold()
         stand.scene.lay(1, ("finger",))
         stand.session.submit("shoot")
-        view = wait_until(lambda: (v := stand.session.view).last and v, 120, "the verdict of page 1")
-        assert slow_card.writing.is_set(), "the files are still being written"
+        wait_until(slow_card.writing.is_set, 120, "page 1's files being written")
+        view = stand.session.view  # shown before the page was turned upright and its files begun
         assert view.last.page == 1 and not view.last.ok and "hand" in view.last.failed  # the verdict as ever
         assert view.saving == 1 and view.last.access == "", "no image to show yet"
         assert view.pages == 0 and view.recent == (), "not counted before it is on the card"

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pikepdf
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from storeroom.cli import main
-from vision.standsim import simulate
+from vision.standsim import SIZE_12MP, simulate
 
-KEYS = {"input", "outputs", "page_quad", "skew_deg", "qc", "ms"}
+KEYS = {"input", "outputs", "page_quad", "skew_deg", "turned_deg", "qc", "ms"}  # the issue's, and the turn
 
 
 def run(*args: str):
@@ -81,6 +82,23 @@ def test_each_photo_gives_one_json_line_and_the_dossier_its_files(photos, tmp_pa
         assert tiff.mode == "RGB" and round(tiff.info["dpi"][0]) == 100
         assert tiff.tag_v2[259] == 8  # Deflate (Adobe), which every TIFF reader knows
         assert tiff.tag_v2[269] == "A01-0007" and tiff.tag_v2[297] == (2, 0)  # DocumentName, PageNumber
+
+
+def test_a_page_laid_upside_down_is_turned_upright_unless_asked_to_keep_it_as_laid(tmp_path):
+    shot = simulate(3, faults=("upside_down",), size=SIZE_12MP)
+    photo = tmp_path / "upside-down.jpg"
+    photo.write_bytes(shot.jpeg)
+    truth = np.array(shot.truth["page_quad"])  # from the printed page's top-left: the paper's bottom-right
+    (turned,) = (
+        json.loads(line)
+        for line in run("correct", str(photo), "--out", str(tmp_path / "a"), "--json").stdout.splitlines()
+    )
+    assert turned["turned_deg"] == 180 and np.abs(np.array(turned["page_quad"]) - truth).max() < 6
+    (entry,) = json.loads((tmp_path / "a" / "UNFILED" / "manifest.json").read_text())["pages"]
+    assert entry["turned_deg"] == 180 and entry["orientation"]["turn_deg"] == 180
+    run_as_laid = run("correct", str(photo), "--out", str(tmp_path / "b"), "--json", "--as-laid")
+    (as_laid,) = (json.loads(line) for line in run_as_laid.stdout.splitlines())
+    assert as_laid["turned_deg"] == 0 and np.abs(np.array(as_laid["page_quad"]) - np.roll(truth, 2, 0)).max() < 6
 
 
 def test_a_png_master_can_still_be_asked_for(photos, tmp_path):

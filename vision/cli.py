@@ -16,7 +16,7 @@ import numpy as np
 
 from vision import outputs, quality
 from vision.photo import PhotoError, read_photo
-from vision.pipeline import Hints, correct
+from vision.pipeline import Hints, correct, upright
 
 CHECK_KEYS = ("ok", "value", "limit")
 
@@ -40,6 +40,7 @@ def _record(path: Path, result, files: dict, ms: float) -> dict:
         "outputs": files,
         "page_quad": result.page_quad,
         "skew_deg": result.skew_deg,
+        "turned_deg": result.turned_deg,
         "qc": {"ok": result.qc["ok"], "checks": checks},
         "ms": round(ms, 1),
     }
@@ -87,6 +88,13 @@ def vision() -> None:
     help="Lossless master: Deflate TIFF (DA/T 31-2017 names TIFF) or PNG.",
 )
 @click.option("--bitonal", is_flag=True, help="Also write a black-and-white copy for OCR.")
+@click.option(
+    "--upright/--as-laid",
+    "turn_upright",
+    default=True,
+    show_default=True,
+    help="Turn pages laid upside down or sideways upright (Tesseract's orientation detection).",
+)
 @click.option("--device", default=lambda: f"copy stand on {socket.gethostname()}", help="Recorded in each file.")
 def correct_command(
     images: tuple[Path, ...],
@@ -100,11 +108,13 @@ def correct_command(
     min_dpi: float,
     master_format: str,
     bitonal: bool,
+    turn_upright: bool,
     device: str,
 ) -> None:
     """Correct IMAGES (in page order) into OUT/DOSSIER/: master, access JPEG, manifest and the dossier's PDF.
 
-    skew_deg in the output is the text's skew on the flattened page, which the master has undone. A file
+    skew_deg in the output is the text's skew on the flattened page, which the master has undone; turned_deg
+    how far the page was turned clockwise to stand upright (page_quad starts at its top-left). A file
     that cannot be read is named on stderr and the command exits with 2 after doing all the others.
     """
     try:
@@ -134,6 +144,8 @@ def correct_command(
             )
             try:
                 result = correct(photo, hints)
+                if turn_upright:
+                    result = upright(result)
             except (ValueError, cv2.error) as exc:  # a photo OpenCV cannot work with: name it, go on
                 click.echo(f"error: {path}: {exc}", err=True)
                 failed += 1
@@ -143,13 +155,7 @@ def correct_command(
                 meta = outputs.PageMeta(
                     dossier, number, datetime.now().astimezone().isoformat(timespec="seconds"), device, dpi
                 )
-                extra = {
-                    "input": path.name,
-                    "page_quad": result.page_quad,
-                    "skew_deg": result.skew_deg,
-                    "native_dpi": result.native_dpi,
-                    "phash": quality.hash_hex(result.page_hash),
-                }
+                extra = {"input": path.name, **result.described(), "phash": quality.hash_hex(result.page_hash)}
                 files = outputs.save_page(out, meta, result.master, result.qc, extra, result.bitonal, master_format)
                 files["manifest"] = str(out / dossier / "manifest.json")
                 files["pdf"] = str(out / dossier / f"{dossier}.pdf")

@@ -20,6 +20,8 @@ A4_MM = (210.0, 297.0)
 SIZE_2MP = (1632, 1224)
 SIZE_12MP = (4056, 3040)
 FAULTS = ("blur", "overexposed", "cut_off", "finger", "no_page")
+LAYINGS = ("upside_down",)
+"""How a keeper may lay a page that the correction puts right (not a bad shot): given with the faults."""
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 HANZI = (
     "档案人员姓名性别出生年月籍贯工作单位职务学历政治面貌入党时间参加审核意见同意本人签字日期盖章年度考核登记表鉴定材料"
@@ -221,8 +223,9 @@ def simulate(
     stand: str | None = None,
     page_seed: int | None = None,
 ) -> Shot:
-    """One photo of a page on the stand; `faults` from FAULTS, `stand` "dark" or "light" (seeded when None)."""
-    unknown = set(faults) - set(FAULTS)
+    """One photo of a page on the stand; `faults` from FAULTS (and LAYINGS), `stand` "dark" or "light" (seeded
+    when None). The truth's `page_quad` starts at the printed page's top-left, wherever that lies."""
+    unknown = set(faults) - set(FAULTS) - set(LAYINGS)
     if unknown:
         raise ValueError(f"unknown faults: {sorted(unknown)}")
     rng = np.random.default_rng(seed)
@@ -245,6 +248,8 @@ def simulate(
     page_rng = rng if page_seed is None else np.random.default_rng(page_seed)
     text_skew = float(page_rng.uniform(-1.5, 1.5))
     page = render_page(page_rng, pw, ph)
+    if "upside_down" in faults:
+        page = np.ascontiguousarray(page[::-1, ::-1])
     rot = cv2.getRotationMatrix2D((pw / 2, ph / 2), text_skew, 1.0)
     page = cv2.warpAffine(page, rot, (pw, ph), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     _specks(page, rng, int(rng.integers(10, 40)))
@@ -283,6 +288,8 @@ def simulate(
     map_y = ((hinv[1, 0] * xu + hinv[1, 1] * yu + hinv[1, 2]) / den).astype(np.float32)
     del xs, ys, xu, yu, den
     quad = _undistort_points(quad_u, c, norm, k1)
+    if "upside_down" in faults:
+        quad = np.roll(quad, -2, axis=0)  # the printed page's top-left is the paper's bottom-right as laid
 
     if "no_page" not in faults:
         warped = cv2.remap(page, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
@@ -371,7 +378,7 @@ class StandScene:
 
     def lay(self, page_seed: int, spoilt: tuple[str, ...] = ()) -> None:
         """A page laid flat (the same seed is the same printed page); `spoilt` faults for the shots of it."""
-        unknown = set(spoilt) - set(FAULTS)
+        unknown = set(spoilt) - set(FAULTS) - set(LAYINGS)
         if unknown:
             raise ValueError(f"unknown faults: {sorted(unknown)}")
         with self._lock:

@@ -376,7 +376,13 @@ class CopyStandSession(Background):
         shot = Shot(page, not failed, failed)
         self._update(last=shot, saving=page, notice="", notice_detail="", waiting_for="")
         if self.stand.upright:
-            result = upright(result)
+            try:
+                result = upright(result)
+            except Exception:  # whatever goes wrong in turning it, the page is kept as laid, never lost
+                self.counts["upright_errors"] = self.counts.get("upright_errors", 0) + 1
+                log.exception(
+                    "copy stand %s: page %d of %s kept as laid, not turned upright", self.stand.id, page, code
+                )
         extra = {**result.described(), "ms": ms}
         try:
             files = outputs.save_page(

@@ -20,6 +20,7 @@ from hardware.clock import ManualClock
 from hardware.config import CopyStand
 from hardware.files import sha256_of
 from tests.support import full_card, wait_until
+from vision import orientation
 from vision.camera_folder import WHOLE_AFTER_S, FolderCamera
 from vision.camera_sim import SimulatedCamera
 from vision.standsim import StandScene
@@ -94,6 +95,19 @@ def test_a_page_laid_upside_down_is_kept_upright_unless_the_stand_keeps_pages_as
         for path in (tmp_path / CODE / "0002.jpg", tmp_path / "as-laid" / CODE / "0002.jpg")
     )
     assert np.abs(turned - laid[::-1, ::-1]).mean() < 4 < np.abs(turned - laid).mean()
+
+
+def test_a_page_the_orientation_step_fails_on_is_kept_as_laid(stand, tmp_path, monkeypatch, caplog):
+    def broken(gray, dpi):
+        raise RuntimeError("tesseract fell over")
+
+    monkeypatch.setattr(orientation, "detect", broken)
+    stand.session.handle("tag", CODE)
+    with caplog.at_level(logging.ERROR, "gateway.copystand"):
+        view = stand.shoot(1, ("upside_down",))
+    assert view.pages == 1 and view.last.ok and manifest(tmp_path)["pages"][0]["turned_deg"] == 0
+    assert f"page 1 of {CODE} kept as laid, not turned upright" in caplog.text and "tesseract fell over" in caplog.text
+    assert stand.session.counts["upright_errors"] == 1
 
 
 def test_the_same_page_shot_twice_is_not_a_second_page(stand, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -106,3 +107,20 @@ def test_without_the_model_the_log_names_the_debian_package(monkeypatch, tmp_pat
     monkeypatch.setattr(orientation, "TESSDATA", ())
     with pytest.raises(orientation.Unavailable, match="install Debian's tesseract-ocr-osd"):
         orientation._tessdata()
+
+
+def test_a_damaged_model_is_named(monkeypatch, tmp_path):
+    (tmp_path / "osd.traineddata").write_bytes(b"not a model")
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
+    raised = []
+
+    def first_look_on_a_new_thread() -> None:  # each thread loads its own Tesseract
+        try:
+            orientation.detect(np.full((200, 200), 235, np.uint8), 150)
+        except orientation.Unavailable as exc:
+            raised.append(str(exc))
+
+    worker = threading.Thread(target=first_look_on_a_new_thread)
+    worker.start()
+    worker.join(60)
+    assert raised and f"Tesseract cannot load {tmp_path / 'osd.traineddata'}" in raised[0]

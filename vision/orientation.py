@@ -72,7 +72,11 @@ def _api():
             import tesserocr
         except ImportError as exc:
             raise Unavailable(f"tesserocr is not installed ({exc})") from exc
-        api = tesserocr.PyTessBaseAPI(path=str(_tessdata()), lang="osd", psm=tesserocr.PSM.OSD_ONLY)
+        folder = _tessdata()
+        try:
+            api = tesserocr.PyTessBaseAPI(path=str(folder), lang="osd", psm=tesserocr.PSM.OSD_ONLY)
+        except RuntimeError as exc:  # a damaged or foreign model file
+            raise Unavailable(f"Tesseract cannot load {folder / 'osd.traineddata'} ({exc})") from exc
         _local.api = api
     return api
 

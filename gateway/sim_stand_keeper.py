@@ -3,7 +3,8 @@
 Lays the dossier's tag on the stand's reader, then for each page: reaches in, lays the page, and (with a
 pedal) steps on it; looks at the station's verdict and lays a bad page again; at the end lays the tag
 again to close the session. Some shots are spoilt on purpose (blurred, over-exposed, a finger, the same
-page twice), so the demo shows what the checks catch. Simulated people never run on a Pi.
+page twice), so the demo shows what the checks catch, and some pages are laid upside down, which the stand
+turns upright. Simulated people never run on a Pi.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 PAGES = (2, 6)
 SPOILT_SHARE = 0.2
 SPOILERS = (("blur",), ("overexposed",), ("finger",), ("duplicate",))
+UPSIDE_DOWN_SHARE = 0.1
+"""Pages laid upside down: good shots, which the stand turns upright."""
 FIRST_SESSION_AFTER_S = (15.0, 45.0)
 VERDICT_WAIT_S = 60.0
 """The longest the keeper waits for a verdict (rendering a 12 MP simulated photo takes seconds)."""
@@ -88,13 +91,14 @@ class SimulatedStandKeeper(Background):
         for page in range(1, pages + 1):
             page_seed = n * 1000 + page
             spoil = self.rng.choice(SPOILERS) if self.rng.random() < SPOILT_SHARE else ()
+            laid = ("upside_down",) if self.rng.random() < UPSIDE_DOWN_SHARE else ()
             self.scene.reach_in()
             if not self._pause(self.rng.uniform(1.0, 2.5)):
                 return
             if spoil == ("duplicate",) and page > 1:
                 self.scene.lay(page_seed - 1)  # forgot to turn the page
             else:
-                self.scene.lay(page_seed, () if spoil == ("duplicate",) else spoil)
+                self.scene.lay(page_seed, laid + (() if spoil == ("duplicate",) else spoil))
             if not self._pause(1.0):
                 return
             for _ in range(3):  # shoot, and again as long as the station says so

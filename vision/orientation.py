@@ -30,9 +30,7 @@ TESSDATA = (
 """Where the model is looked for, after the folder TESSDATA_PREFIX names."""
 MIN_CONFIDENCE = 2.0
 """Tesseract's confidence in the orientation it found, below which a page is kept as it lies. On the simulated
-stand's pages the right orientation comes out at 3 and more (bench/vision.py), a wrong one under 1."""
-WORK_DPI = 150.0
-"""The resolution the page is shown at: OSD misreads more pages at 100-120 dpi, and is no faster."""
+stand's pages the right orientation came out at 3.47 and more, and none wrong (bench/orientation.py)."""
 FIRST_LOOK, SECOND_LOOK = 50, 200
 """Characters Tesseract classifies at least (`min_characters_to_try`): its own 50 first, about 0.4 s a page here;
 where that leaves it unsure, a second look at up to 200, twice the time. One simulated page in sixty came out

@@ -66,6 +66,7 @@ class Shot:
     ok: bool
     failed: dict[str, dict] = field(default_factory=dict)  # check name -> {value, limit, reason}
     access: str = ""  # the access copy's path, for the station to show; empty until the page's files are written
+    turned_deg: int = 0  # how far the page, laid upside down or sideways, was turned upright (clockwise)
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,7 @@ class CopyStandSession(Background):
             cleared_message=f"copy stand {self.stand.id}: pages are kept again (page {page} of {code})",
             data={"stand": self.stand.id, "dossier": code, "page": page},
         )
-        shot = replace(shot, access=files["access"])
+        shot = replace(shot, access=files["access"], turned_deg=result.turned_deg)
         recent = (shot, *(s for s in view.recent if s.page != page))[:RECENT]
         self._update(
             pages=max(view.pages, page),

@@ -59,6 +59,20 @@ def test_the_station_shows_the_dossier_and_each_verdict_as_it_comes_in_chinese(p
     assert page.locator("img[data-field=image]").evaluate("img => img.naturalWidth") > 500
 
 
+def test_a_page_laid_upside_down_is_shown_upright_and_the_keeper_told_so(page, station):
+    stand, _ = station
+    stand.session.submit("tag", CODE)
+    expect(page.locator("[data-field=dossier]")).to_have_text(CODE)
+    stand.scene.lay(1, ("upside_down",))
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=turned]")).to_have_text("此页放反了，已自动转正", timeout=20_000)
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 1 页: 合格")
+    stand.scene.lay(2)
+    page.get_by_role("button", name="拍摄本页").click()
+    expect(page.locator("[data-field=verdict]")).to_have_text("第 2 页: 合格", timeout=20_000)
+    expect(page.locator("[data-field=turned]")).to_have_text("")
+
+
 def test_the_station_says_which_dossier_a_session_closed_and_waits_for_the_next_tag(page, station):
     stand, _ = station
     stand.session.submit("tag", CODE)

@@ -52,6 +52,7 @@ function draw(view) {
     }
     // The verdict comes before the page's files are written; its image once they are. Until then no image
     // at all: the one before would be another page's, or a retaken page's earlier shot.
+    field("turned").textContent = shot.turned_deg ? strings.turned : "";
     if (shot.access) {
       image.src = `page/${shot.page}.jpg?v=${view.version}`;
       image.hidden = false;
@@ -61,6 +62,7 @@ function draw(view) {
     }
   } else {
     field("verdict").textContent = "";
+    field("turned").textContent = "";
     image.hidden = true;
   }
   field("saving").textContent = view.dossier && view.saving ? numbered("saving", view.saving) : "";

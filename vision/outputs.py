@@ -215,13 +215,6 @@ def _described(jpeg: bytes, meta: PageMeta) -> bytes:
     return b"\xff\xd8" + jfif + exif + xmp + body
 
 
-def write_bitonal(folder: Path, image: np.ndarray, meta: PageMeta) -> Path:
-    path = folder / f"{stem(meta)}.ocr.png"
-    with _atomic(path) as tmp:
-        _encode_bitonal(tmp, image, meta)
-    return path
-
-
 def _encode_bitonal(tmp: Path, image: np.ndarray, meta: PageMeta) -> None:
     Image.fromarray(image).convert("1").save(tmp, format="PNG", dpi=(meta.dpi, meta.dpi))
 

@@ -68,6 +68,16 @@ def test_each_fault_fails_its_own_check(fault, check):
         assert not verdict["ok"] and verdict["reason"], (seed, verdict)
 
 
+def test_the_blur_limit_stands_well_clear_of_blurred_and_of_sharp_shots():
+    """A limit at the edge of either lets a blurred page through or refuses sharp ones (a 12 MP shot in the demo
+    passed blurred at 61.9 against a limit of 60)."""
+    limit = HINTS.limits.blur
+    blurred = [correct(simulate(seed, faults=("blur",)).image, HINTS).qc["checks"]["blur"] for seed in range(70, 82)]
+    sharp = [correct(simulate(seed).image, HINTS).qc["checks"]["blur"] for seed in range(70, 82)]
+    assert max(c["value"] for c in blurred) < limit / 2 and not any(c["ok"] for c in blurred)
+    assert min(c["value"] for c in sharp) > 2 * limit and all(c["ok"] for c in sharp)
+
+
 def test_the_same_page_twice_is_a_duplicate_and_the_next_page_is_not():
     first = correct(simulate(41, page_seed=7).image, HINTS)
     again = correct(simulate(42, page_seed=7).image, Hints(**{**HINTS.__dict__, "previous_hash": first.page_hash}))

@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 
 from vision import orientation, standsim
-from vision.pipeline import Hints, correct, upright
+from vision.pipeline import QUARTER_TURNS, Hints, correct, upright
 
 N_SHOTS = int(os.environ.get("BENCH_ORIENTATION_SHOTS", "15"))
-LAID = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+LAID = {0: None, **QUARTER_TURNS}  # how far the page lies turned clockwise, and the photo's turn for it
 
 
 def run() -> dict:
@@ -37,8 +37,8 @@ def run() -> dict:
             start = time.perf_counter()
             turned = upright(result)
             times.append(1000 * (time.perf_counter() - start))
-            second_looks += int(turned.orientation is not None and turned.orientation.second_look)
             found = turned.orientation
+            second_looks += int(found is not None and found.second_look)
             if found is None or found.confidence < orientation.MIN_CONFIDENCE:
                 counts[laid]["kept_as_laid"] += 1  # unsure: as laid, right or not
             elif found.turn_deg == (360 - laid) % 360:

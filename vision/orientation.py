@@ -31,7 +31,8 @@ TESSDATA = (
 """Where the model is looked for, after the folder TESSDATA_PREFIX names."""
 MIN_CONFIDENCE = 2.0
 """Tesseract's confidence in the orientation it found, below which a page is kept as it lies. On the simulated
-stand's pages the right orientation came out at 3.47 and more, and none wrong (bench/orientation.py)."""
+stand's pages the right orientation came out at 2.13 and more at the first look, and none wrong
+(bench/orientation.py)."""
 FIRST_LOOK, SECOND_LOOK = 30, 200
 """Characters Tesseract classifies at least (`min_characters_to_try`): 30 first, where that leaves it unsure a
 second look at up to 200. Its own default, 50, took 350 ms a page (CPU, mean) on 48 simulated pages; 30 took

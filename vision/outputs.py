@@ -32,6 +32,7 @@ MASTER_FORMATS = ("tiff", "png")  # DA/T 31-2017 names TIFF (and JPEG) masters; 
 # colour page and gives about 10 MB: a photographed page is mostly camera noise, which no level compresses
 # (level 6 takes 3.5x the time for 12 % less; uncompressed is 27 MB). bench/README.md has the table.
 TIFF_DEFLATE_LEVEL = 1
+MANIFEST = "manifest.json"  # in each dossier's folder
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def write_pdf(folder: Path, dossier: str, jpegs: list[Path]) -> Path:
 
 
 def load_manifest(folder: Path, dossier: str) -> dict:
-    path = folder / "manifest.json"
+    path = folder / MANIFEST
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     return {"dossier": dossier, "pages": [], "pdf": None}
@@ -236,7 +237,7 @@ def load_manifest(folder: Path, dossier: str) -> dict:
 
 def save_manifest(folder: Path, manifest: dict) -> Path:
     """Pages in page order; written to a temporary name then renamed, so a crash never leaves half a file."""
-    path = folder / "manifest.json"
+    path = folder / MANIFEST
     with _atomic(path) as tmp:
         _encode_manifest(tmp, manifest)
     return path
@@ -298,7 +299,7 @@ def save_page(
     folder = root / meta.dossier
     folder.mkdir(parents=True, exist_ok=True)
     paths = page_paths(folder, meta, fmt, bitonal is not None)
-    with _atomic(*paths.values(), folder / "manifest.json") as (*files, manifest_tmp):
+    with _atomic(*paths.values(), folder / MANIFEST) as (*files, manifest_tmp):
         staged = dict(zip(paths, files, strict=True))
         encode_page(staged, master, meta, fmt, bitonal)
         manifest = load_manifest(folder, meta.dossier)

@@ -196,27 +196,26 @@ def correct(image: np.ndarray, hints: Hints | None = None) -> Correction:
     )
 
 
-# The page turned clockwise by each quarter turn: cv2.rotate's codes.
-_TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+QUARTER_TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+"""cv2.rotate's code for each clockwise quarter turn, in degrees."""
 
 
 def upright(result: Correction, min_confidence: float = orientation.MIN_CONFIDENCE) -> Correction:
     """The corrected page turned upright when it was laid upside down or sideways (DA/T 31-2017 asks for it).
 
-    A separate step from `correct`, and the dearer of the two (Tesseract's detection, about 0.4 s a page here:
+    A separate step from `correct`, and the dearer of the two (Tesseract's detection, about 0.3 s a page here:
     bench/orientation.py): the copy stand shows the keeper the verdict first and turns the page before its files
     are written. Tesseract reads the checks' grey copy (about 150 dpi: at 100-120 dpi it was less sure and no
-    faster). `page_quad` then
-    starts from the corner that is the page's top-left; the page hash stays the page's as it lay, which is what
-    the next shot is compared with. Pages with too little text to tell, and any page where the detector is
-    missing, are kept as they lie.
+    faster). `page_quad` then starts from the corner that is the page's top-left; the page hash stays the page's
+    as it lay, which is what the next shot is compared with. Pages with too little text to tell, and any page
+    where the detector is missing, are kept as they lie.
     """
     if result.master is None or result.check_gray is None:
         return result
     found = orientation.detect_or_none(result.check_gray, result.check_dpi)
     if found is None or found.turn_deg == 0 or found.confidence < min_confidence:
         return replace(result, orientation=found)
-    code = _TURNS[found.turn_deg]
+    code = QUARTER_TURNS[found.turn_deg]
     quarter = found.turn_deg // 90
     quad = result.page_quad
     size = result.page_size_mm
